@@ -1,0 +1,1 @@
+"""Agent semantics: vocabulary helpers, prices and the running summary."""

@@ -1,0 +1,1 @@
+"""The asynctrace command line."""

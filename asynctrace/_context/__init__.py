@@ -1,0 +1,1 @@
+"""Context: spans and their propagation through contextvars, threads and processes."""

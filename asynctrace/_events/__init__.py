@@ -1,0 +1,1 @@
+"""Events: the on-disk schema, ids and the shared msgspec codec."""

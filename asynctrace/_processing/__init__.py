@@ -1,0 +1,1 @@
+"""Processing: the caller-side processor chain (redact, sanitize, filter)."""

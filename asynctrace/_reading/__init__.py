@@ -1,0 +1,1 @@
+"""Reading: the streaming reader, trees and views over trace files."""

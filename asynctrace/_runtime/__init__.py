@@ -1,0 +1,1 @@
+"""Runtime: the collector actor, its mailbox, writer and shutdown hooks."""
