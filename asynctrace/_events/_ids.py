@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import random
 import re
 from typing import Final
 
@@ -14,8 +14,11 @@ _ZERO_SPAN: Final = "0" * 16
 
 def new_trace_id() -> str:
     """128 random bits as 32 lowercase hex characters (never all zero)."""
+    # random's global generator is reseeded after fork, so forked workers
+    # never repeat their parent's ids; a syscall per id would cost more than
+    # the rest of a span.
     while True:
-        tid = os.urandom(16).hex()
+        tid = f"{random.getrandbits(128):032x}"
         if tid != _ZERO_TRACE:
             return tid
 
@@ -23,7 +26,7 @@ def new_trace_id() -> str:
 def new_span_id() -> str:
     """64 random bits as 16 lowercase hex characters (never all zero)."""
     while True:
-        sid = os.urandom(8).hex()
+        sid = f"{random.getrandbits(64):016x}"
         if sid != _ZERO_SPAN:
             return sid
 

@@ -54,7 +54,9 @@ class ShedCounts(msgspec.Struct, frozen=True, kw_only=True):
     timeout: int = 0
     """``await emit(..., timeout=...)`` found no room in time."""
     closed: int = 0
-    """The event arrived while the collector was shutting down."""
+    """The event arrived while the collector was shutting down or after it closed."""
+    cancelled: int = 0
+    """``await emit(...)`` was cancelled while it waited for room."""
 
 
 class Counts(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,0 +1,165 @@
+"""Carrying trace context where contextvars do not go by themselves.
+
+asyncio tasks, TaskGroups, ``gather``, ``asyncio.to_thread``, anyio task
+groups and ``anyio.to_thread.run_sync`` all copy the current context, so
+spans and collectors follow them with no help.  ``loop.run_in_executor``,
+``threading.Thread`` and other processes need ``capture()`` plus
+``attach()``, ``wrap()`` or ``child_environ()``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from .._events._ids import new_span_id, new_trace_id
+from .._events._schema import Event
+from ._span import Span, offer, offer_nowait
+from ._state import COLLECTORS, CURRENT_SPAN, UNSAMPLED
+from ._w3c import TraceParent, inject_parent
+
+if TYPE_CHECKING:
+    from .._runtime._collector import Collector
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ENV_CHILD_TRACE_ID = "ASYNCTRACE_TRACE_ID"
+
+
+class Context:
+    """A captured trace context: the open collectors and the current span.
+
+    Holds only asynctrace's own values, not a copy of the whole
+    ``contextvars`` context, so capturing never keeps unrelated objects alive.
+    """
+
+    __slots__ = ("collectors", "span", "unsampled_trace_id")
+
+    def __init__(
+        self,
+        collectors: tuple[Collector, ...],
+        span: Span | None,
+        unsampled_trace_id: str | None,
+    ) -> None:
+        self.collectors = collectors
+        self.span = span
+        self.unsampled_trace_id = unsampled_trace_id
+
+    def __repr__(self) -> str:
+        return f"<asynctrace.Context collectors={len(self.collectors)} span={self.span!r}>"
+
+    @property
+    def traceparent(self) -> TraceParent | None:
+        """The W3C ``traceparent`` for this context (``None`` outside any trace)."""
+        if self.collectors:
+            trace_id = self.collectors[-1].trace_id
+            span_id = self.span.span_id if self.span is not None else new_span_id()
+            return TraceParent(trace_id, span_id, True)
+        if self.unsampled_trace_id is not None:
+            return TraceParent(self.unsampled_trace_id, new_span_id(), False)
+        return None
+
+
+def capture() -> Context:
+    """Capture the current trace context, to carry into a thread or process."""
+    return Context(COLLECTORS.get(), CURRENT_SPAN.get(), UNSAMPLED.get())
+
+
+@contextmanager
+def attach(ctx: Context) -> Iterator[Context]:
+    """Make *ctx* current in this thread for the ``with`` block.
+
+    ``with asynctrace.attach(ctx): ...`` in a thread started with
+    ``threading.Thread`` or ``run_in_executor``.  The previous values come
+    back when the block ends.
+    """
+    if not isinstance(ctx, Context):
+        raise TypeError(f"attach() takes what capture() returned, got {type(ctx).__name__}")
+    prev = (COLLECTORS.get(), CURRENT_SPAN.get(), UNSAMPLED.get())
+    COLLECTORS.set(ctx.collectors)
+    CURRENT_SPAN.set(ctx.span)
+    UNSAMPLED.set(ctx.unsampled_trace_id)
+    try:
+        yield ctx
+    finally:
+        COLLECTORS.set(prev[0])
+        CURRENT_SPAN.set(prev[1])
+        UNSAMPLED.set(prev[2])
+
+
+def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+    """Bind *fn* to the trace context current now, wherever it is called later.
+
+    For ``loop.run_in_executor(None, asynctrace.wrap(work), arg)`` and
+    ``threading.Thread(target=asynctrace.wrap(work))``.
+    """
+    ctx = capture()
+
+    @functools.wraps(fn)
+    def bound(*args: P.args, **kwargs: P.kwargs) -> R:
+        with attach(ctx):
+            return fn(*args, **kwargs)
+
+    return bound
+
+
+def current_trace() -> Collector | None:
+    """The innermost open collector in this context, or ``None``."""
+    collectors = COLLECTORS.get()
+    return collectors[-1] if collectors else None
+
+
+def child_environ(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for a child process whose collector becomes a linked child trace.
+
+    Returns a copy of *env* (default ``os.environ``) with ``TRACEPARENT``
+    (this trace and current span) and ``ASYNCTRACE_TRACE_ID`` (the id the
+    child trace will use).  The current span records that id as
+    ``child_trace_id``, so the link exists in both files.
+    """
+    out = dict(os.environ if env is None else env)
+    ctx = capture()
+    tp = ctx.traceparent
+    if tp is None:
+        return out
+    out["TRACEPARENT"] = tp.header()
+    if tp.sampled:
+        child_id = new_trace_id()
+        out[ENV_CHILD_TRACE_ID] = child_id
+        if ctx.span is not None:
+            ctx.span.link_child(child_id)
+    return out
+
+
+def inject(headers: MutableMapping[str, str]) -> MutableMapping[str, str]:
+    """Write ``traceparent`` (and ``tracestate``) for the current context into *headers*."""
+    return inject_parent(capture().traceparent, headers)
+
+
+def _point_event(name: str, data: dict[str, Any]) -> Event:
+    from .._runtime._sink import event_from_mapping
+
+    ev = event_from_mapping({"event": name, **data})
+    if ev.parent_span_id is None:
+        current = CURRENT_SPAN.get()
+        if current is not None:
+            ev.parent_span_id = current.span_id
+    return ev
+
+
+async def emit(name: str, **data: Any) -> None:
+    """Send a point event to every active collector, waiting while one is full."""
+    collectors = COLLECTORS.get()
+    if collectors:
+        await offer(collectors, _point_event(name, data))
+
+
+def emit_nowait(name: str, **data: Any) -> None:
+    """Send a point event to every active collector; sheds (counted) where full."""
+    collectors = COLLECTORS.get()
+    if collectors:
+        offer_nowait(collectors, _point_event(name, data))

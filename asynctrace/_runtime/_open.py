@@ -1,0 +1,313 @@
+"""``asynctrace.collector(...)``: validating the options and running the actor."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+import anyio
+from anyio.abc import TaskGroup
+
+from .._context import _state
+from .._context._propagation import ENV_CHILD_TRACE_ID, Context
+from .._context._w3c import TraceParent, parse_traceparent
+from .._events._ids import check_trace_id, is_trace_id, new_trace_id
+from .._events._schema import Counts
+from .._processing._filters import KindFilter
+from .._processing._pipeline import Pipeline, Processor
+from .._processing._redact import Redactor
+from .._processing._sanitize import Sanitizer
+from ._collector import Collector, build_start_data
+from ._sink import Sink
+from ._stats import Stats, TraceResult
+
+ENV_ENABLED: Final = "ASYNCTRACE"
+ENV_DIR: Final = "ASYNCTRACE_DIR"
+ENV_TRACEPARENT: Final = "TRACEPARENT"
+_FALSE: Final = frozenset({"0", "false", "no", "off", ""})
+
+
+def tracing_enabled_by_env() -> bool:
+    """``ASYNCTRACE=0`` (or false/no/off) turns tracing off process-wide."""
+    return os.environ.get(ENV_ENABLED, "1").strip().lower() not in _FALSE
+
+
+def _positive_int(name: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def _resolve_parent(parent: Any) -> tuple[TraceParent | None, Context | None]:
+    """The remote parent, and the in-process context to link back to if any."""
+    if parent is None:
+        env = os.environ.get(ENV_TRACEPARENT)
+        return (parse_traceparent(env) if env else None), None
+    if isinstance(parent, TraceParent):
+        return parent, None
+    if isinstance(parent, str):
+        parsed = parse_traceparent(parent)
+        if parsed is None:
+            raise ValueError(f"parent is not a valid W3C traceparent: {parent!r}")
+        return parsed, None
+    if isinstance(parent, Context):
+        return parent.traceparent, parent
+    raise TypeError(
+        f"parent must be a traceparent string, a TraceParent or asynctrace.capture(), got {parent!r}"
+    )
+
+
+def sampled_by_ratio(trace_id: str, ratio: float) -> bool:
+    """Keep a trace if the low 56 bits of its (random) id fall under *ratio*.
+
+    Deterministic in the trace id, so every process that sees the same id
+    makes the same decision.
+    """
+    if ratio >= 1.0:
+        return True
+    return int(trace_id[-14:], 16) < ratio * (1 << 56)
+
+
+class DisabledTrace:
+    """What ``as trace`` binds when tracing is off or the trace was not sampled.
+
+    Same surface as a real trace; every emit is dropped at once and nothing
+    is written.  ``emit_nowait`` returns ``False`` so callers can tell.
+    """
+
+    def __init__(self, trace_id: str, reason: str) -> None:
+        self.trace_id = trace_id
+        self.path: Path | None = None
+        self.sink = _NullSink()
+        self._reason = reason
+
+    async def flush(self, timeout: float | None = None) -> bool:
+        await anyio.lowlevel.checkpoint()
+        return True
+
+    def stats(self) -> Stats:
+        return Stats(counts=Counts(), queued=0, state="disabled")
+
+    @property
+    def result(self) -> TraceResult:
+        return TraceResult(path=None, trace_id=self.trace_id, counts=Counts(), reason=self._reason)
+
+
+class _NullSink(Sink):
+    def __init__(self) -> None:
+        pass
+
+    async def emit(self, event: Mapping[str, Any], *, timeout: float | None = None) -> bool:
+        await anyio.lowlevel.checkpoint()
+        return False
+
+    def emit_nowait(self, event: Mapping[str, Any]) -> bool:
+        return False
+
+    def emit_from_thread(self, event: Mapping[str, Any], *, timeout: float | None = None) -> bool:
+        return False
+
+
+class collector:
+    """Open a trace: ``async with asynctrace.collector(...) as trace:``.
+
+    The block owns a writer task (in an anyio task group) and a JSONL file.
+    Leaving the block -- normally, by an exception, or by cancellation --
+    drains every accepted event and ends the file with ``trace.stop``.
+    See docs/shutdown.md for every exit path.
+
+    Args:
+        path: the trace file.  Default: ``{trace_dir}/{YYYY-MM-DD_HH-MM-SS}_{trace_id}.jsonl``.
+        trace_dir: default directory; else ``$ASYNCTRACE_DIR``, else ``./traces``.
+        trace_id: 32 lowercase hex characters; random by default.
+        trace_kind, producer, label, model, query, meta: written in ``trace.start``.
+        max_mailbox_len: mailbox bound; ``emit_nowait`` sheds beyond it, ``emit`` waits.
+        max_event_bytes: an encoded event above this is replaced by ``trace.event_omitted``.
+        enabled: ``False`` disables; ``None`` follows ``$ASYNCTRACE`` (off for 0/false/no/off).
+        sample_ratio: head sampling, decided per trace from its id; children follow the parent.
+        parent: a ``traceparent`` string, ``TraceParent`` or ``asynctrace.capture()`` result
+            making this a child trace; default ``$TRACEPARENT``.
+        processors: user processors, run after redaction and sanitization.
+        redact: ``True`` (default rules), ``False``, or a configured ``Redactor``.
+        max_string_bytes, max_items, max_depth: sanitizer limits.
+        include, exclude: event kinds to keep or drop (the part before the first dot).
+        batch_size, batch_bytes: the writer writes when a batch reaches either, or when idle.
+        fsync: also fsync after errors, checkpoints and at close.
+        shutdown_timeout: seconds the close path waits for the writer before
+            writing the rest synchronously.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        trace_dir: str | os.PathLike[str] | None = None,
+        trace_id: str | None = None,
+        trace_kind: str | None = None,
+        producer: str | None = None,
+        label: str | None = None,
+        model: str | None = None,
+        query: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+        max_mailbox_len: int = 10_000,
+        max_event_bytes: int = 1_048_576,
+        enabled: bool | None = None,
+        sample_ratio: float = 1.0,
+        parent: Any = None,
+        processors: Sequence[Processor] = (),
+        redact: bool | Redactor = True,
+        max_string_bytes: int = 65_536,
+        max_items: int = 100,
+        max_depth: int = 16,
+        include: Sequence[str] | None = None,
+        exclude: Sequence[str] | None = None,
+        batch_size: int = 512,
+        batch_bytes: int = 262_144,
+        fsync: bool = False,
+        shutdown_timeout: float = 10.0,
+    ) -> None:
+        self._max_mailbox_len = _positive_int("max_mailbox_len", max_mailbox_len)
+        self._max_event_bytes = _positive_int("max_event_bytes", max_event_bytes)
+        if self._max_event_bytes < 256:
+            raise ValueError("max_event_bytes must be at least 256 (room for trace.event_omitted)")
+        self._batch_size = _positive_int("batch_size", batch_size)
+        self._batch_bytes = _positive_int("batch_bytes", batch_bytes)
+        if not 0.0 <= sample_ratio <= 1.0:
+            raise ValueError(f"sample_ratio must be within [0, 1], got {sample_ratio!r}")
+        if shutdown_timeout <= 0:
+            raise ValueError("shutdown_timeout must be > 0")
+        if meta is not None and not isinstance(meta, Mapping):
+            raise TypeError("meta must be a mapping")
+        for name, proc in enumerate(processors):
+            if not callable(proc):
+                raise TypeError(f"processors[{name}] is not callable: {proc!r}")
+        self._parent, parent_ctx = _resolve_parent(parent)
+        if trace_id is None and parent is None and self._parent is not None:
+            # A child process started with child_environ(): use the id the
+            # parent already recorded, and consume it so that our own
+            # children do not inherit it.
+            env_id = os.environ.pop(ENV_CHILD_TRACE_ID, None)
+            trace_id = env_id if env_id and is_trace_id(env_id) else None
+        self._trace_id = new_trace_id() if trace_id is None else check_trace_id(trace_id)
+        self._link_span = parent_ctx.span if parent_ctx is not None else None
+        self._enabled = tracing_enabled_by_env() if enabled is None else bool(enabled)
+        if self._parent is not None and not self._parent.sampled:
+            self._sampled = False
+        else:
+            self._sampled = sampled_by_ratio(self._trace_id, sample_ratio)
+
+        self._path = None if path is None else Path(path)
+        self._trace_dir = trace_dir
+        self._start_kwargs: dict[str, Any] = {
+            "trace_kind": trace_kind,
+            "producer": producer,
+            "label": label,
+            "model": model,
+            "query": query,
+            "meta": dict(meta or {}),
+        }
+        if isinstance(redact, Redactor):
+            redactor: Redactor | None = redact
+        elif redact:
+            redactor = Redactor()
+        else:
+            redactor = None
+        chain: list[Processor] = []
+        if redactor is not None:
+            chain.append(redactor)
+        chain.append(
+            Sanitizer(max_string_bytes=max_string_bytes, max_items=max_items, max_depth=max_depth)
+        )
+        if include is not None or exclude is not None:
+            chain.append(KindFilter(include=include, exclude=exclude))
+        chain.extend(processors)
+        self._chain = chain
+        self._fsync = fsync
+        self._shutdown_timeout = float(shutdown_timeout)
+        self._trace: Collector | DisabledTrace | None = None
+        self._tg: TaskGroup | None = None
+
+    def _resolve_path(self) -> Path:
+        if self._path is not None:
+            path = self._path
+        else:
+            base = self._trace_dir or os.environ.get(ENV_DIR) or "traces"
+            stamp = time.strftime("%Y-%m-%d_%H-%M-%S", time.localtime())
+            path = Path(base) / f"{stamp}_{self._trace_id}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    async def __aenter__(self) -> Collector | DisabledTrace:
+        if self._trace is not None:
+            raise RuntimeError("a collector() object can be entered only once")
+        if not self._enabled or not self._sampled:
+            disabled = DisabledTrace(
+                self._trace_id, "disabled" if not self._enabled else "not_sampled"
+            )
+            self._trace = disabled
+            if not self._sampled:
+                # Keep the decision so capture() hands it to child traces.
+                _state.UNSAMPLED.set(self._trace_id)
+            await anyio.lowlevel.checkpoint()
+            return disabled
+        parent = self._parent
+        start_data = build_start_data(
+            **self._start_kwargs,
+            max_event_bytes=self._max_event_bytes,
+            max_mailbox_len=self._max_mailbox_len,
+            parent=(parent.trace_id, parent.span_id) if parent else (None, None),
+        )
+        trace = Collector(
+            path=self._resolve_path(),
+            trace_id=self._trace_id,
+            start_data=start_data,
+            pipeline=Pipeline(self._chain),
+            max_mailbox_len=self._max_mailbox_len,
+            max_event_bytes=self._max_event_bytes,
+            batch_size=self._batch_size,
+            batch_bytes=self._batch_bytes,
+            fsync=self._fsync,
+            shutdown_timeout=self._shutdown_timeout,
+            parent_span_id=parent.span_id if parent else None,
+        )
+        if self._link_span is not None:
+            self._link_span.link_child(self._trace_id)
+        tg = anyio.create_task_group()
+        await tg.__aenter__()
+        try:
+            await trace._open(tg)
+        except BaseException as exc:
+            await tg.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        self._tg = tg
+        self._trace = trace
+        _state.push_collector(trace)
+        return trace
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        trace = self._trace
+        if isinstance(trace, DisabledTrace):
+            if not self._sampled:
+                _state.UNSAMPLED.set(None)
+            return None
+        assert isinstance(trace, Collector)
+        assert self._tg is not None
+        _state.pop_collector(trace)
+        try:
+            await trace._close(exc)
+        finally:
+            # The writer has finished, so the group has nothing left to wait
+            # for.  Its exit gets no exception: a task group would wrap the
+            # block's own exception in an ExceptionGroup, and the traced
+            # program must see exactly what it raised.
+            await self._tg.__aexit__(None, None, None)
+        return None
