@@ -1,0 +1,506 @@
+"""Span trees: start/stop pairs joined by span_id, nested by parent_span_id,
+and child trace files joined in under the span that spawned them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._events._ids import is_trace_id
+from .._events._schema import AGENT_CONFIG, EVENT_OMITTED, TRACE_START, TRACE_STOP, Event
+from . import _problems as P
+from ._open import looks_like_trace_name
+from ._problems import Problem
+from ._reader import TraceReader, read
+
+
+def kind_of(event_name: str) -> str:
+    """The part of an event name before the first dot."""
+    return event_name.partition(".")[0]
+
+
+@dataclass(eq=False, slots=True)
+class SpanNode:
+    """One span (a start/stop pair) or one after-the-fact ``*.call``."""
+
+    key: str
+    """The span_id, or ``call:<seq>`` for a ``*.call`` without a span_id."""
+    kind: str
+    name: str
+    trace_id: str
+    start_ts_ns: int
+    duration_ns: int | None
+    """None while the span is open (no stop in the file)."""
+    status: str | None
+    data: dict[str, Any]
+    """The start attributes, updated with the stop attributes."""
+    parent_span_id: str | None = None
+    agent_id: str | None = None
+    start: Event | None = None
+    stop: Event | None = None
+    """The ``*.stop`` event (or the ``*.call`` event itself)."""
+    recorded: bool = False
+    """A ``*.call``: recorded after the fact rather than opened and closed."""
+    order: int = 0
+    children: list[SpanNode] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    """Point events inside this span, in file order."""
+    child_traces: list[TraceTree] = field(default_factory=list)
+    parent: SpanNode | None = field(default=None, repr=False)
+
+    @property
+    def span_id(self) -> str | None:
+        return None if self.key.startswith("call:") else self.key
+
+    @property
+    def is_open(self) -> bool:
+        return self.duration_ns is None
+
+    @property
+    def end_ts_ns(self) -> int | None:
+        return None if self.duration_ns is None else self.start_ts_ns + self.duration_ns
+
+    @property
+    def child_trace_id(self) -> str | None:
+        value = self.data.get("child_trace_id")
+        return value if isinstance(value, str) else None
+
+    def walk(self, *, into_child_traces: bool = False) -> Iterator[SpanNode]:
+        """This span and its descendants, depth first, children in start order."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            more = list(node.children)
+            if into_child_traces:
+                for sub in node.child_traces:
+                    more.extend(sub.roots)
+                more.sort(key=_start_key)
+            stack.extend(reversed(more))
+
+
+def _start_key(node: SpanNode) -> tuple[int, int]:
+    return (node.start_ts_ns, node.order)
+
+
+@dataclass(eq=False)
+class TraceTree:
+    """The spans of one trace file, with its linked child traces."""
+
+    path: Path
+    start: Event | None
+    stop: Event | None
+    roots: list[SpanNode]
+    """Spans without a parent in this file, in start order."""
+    spans: dict[str, SpanNode]
+    """Every span and call by key."""
+    events: list[Event]
+    """Point events outside any span of this file."""
+    problems: list[Problem]
+    torn_tail: bool = False
+    event_count: int = 0
+    """Producer events read (the collector's own lines excluded)."""
+    first_ts_ns: int = 0
+    last_ts_ns: int = 0
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``agent.config`` data by agent_id."""
+    children: list[TraceTree] = field(default_factory=list)
+    """Child traces joined into this one (also reachable from their spans)."""
+    parent_node: SpanNode | None = field(default=None, repr=False)
+
+    @property
+    def trace_id(self) -> str:
+        return self.start.trace_id if self.start is not None else ""
+
+    @property
+    def t0_ns(self) -> int:
+        """Time zero for offsets: the trace.start timestamp."""
+        return self.start.ts_ns if self.start is not None else self.first_ts_ns
+
+    @property
+    def label(self) -> str:
+        data = self.start.data if self.start is not None else {}
+        for key in ("label", "trace_kind", "producer"):
+            value = data.get(key)
+            if isinstance(value, str) and value:
+                return value
+        return self.trace_id[:8] or self.path.name
+
+    @property
+    def open_spans(self) -> list[SpanNode]:
+        return [n for n in self.spans.values() if n.is_open]
+
+    def walk(self, *, into_child_traces: bool = False) -> Iterator[SpanNode]:
+        """Every span, depth first from the roots in start order."""
+        roots = list(self.roots)
+        if into_child_traces:
+            # Child traces that hang off no span of this file.
+            roots.extend(r for c in self.children if c.parent_node is None for r in c.roots)
+            roots.sort(key=_start_key)
+        for root in roots:
+            yield from root.walk(into_child_traces=into_child_traces)
+
+    def traces(self) -> Iterator[TraceTree]:
+        """This trace and all joined child traces, parents first."""
+        yield self
+        for child in self.children:
+            yield from child.traces()
+
+    def all_problems(self) -> Iterator[tuple[TraceTree, Problem]]:
+        for tree in self.traces():
+            for problem in tree.problems:
+                yield tree, problem
+
+    def find(self, span_id: str) -> SpanNode:
+        """The span whose id is ``span_id`` or starts with it (in any joined trace).
+
+        Raises ``KeyError`` when none or more than one span matches.
+        """
+        matches: list[SpanNode] = []
+        for tree in self.traces():
+            exact = tree.spans.get(span_id)
+            if exact is not None:
+                return exact
+            matches.extend(n for k, n in tree.spans.items() if k.startswith(span_id))
+        if len(matches) != 1:
+            what = "no span" if not matches else f"{len(matches)} spans"
+            raise KeyError(f"{what} with id starting {span_id!r}")
+        return matches[0]
+
+
+class _Builder:
+    def __init__(self, reader: TraceReader) -> None:
+        self.reader = reader
+        self.spans: dict[str, SpanNode] = {}
+        self.events_by_parent: dict[str, list[Event]] = {}
+        self.loose: list[Event] = []
+        self.configs: dict[str, dict[str, Any]] = {}
+        self.count = 0
+        self.first_ts_ns = 0
+        self.last_ts_ns = 0
+
+    def _node(self, key: str, ev: Event, kind: str) -> SpanNode:
+        node = self.spans.get(key)
+        if node is None:
+            node = SpanNode(
+                key=key,
+                kind=kind,
+                name="",
+                trace_id=ev.trace_id,
+                start_ts_ns=ev.ts_ns,
+                duration_ns=None,
+                status=None,
+                data={},
+                order=len(self.spans),
+            )
+            self.spans[key] = node
+        return node
+
+    def add(self, ev: Event) -> None:
+        name = ev.event
+        if name in (TRACE_START, TRACE_STOP):
+            return
+        if name == AGENT_CONFIG:
+            if ev.agent_id is not None:
+                self.configs[ev.agent_id] = ev.data
+            return
+        if self.count == 0:
+            self.first_ts_ns = self.last_ts_ns = ev.ts_ns
+        elif ev.ts_ns < self.first_ts_ns:
+            self.first_ts_ns = ev.ts_ns
+        elif ev.ts_ns > self.last_ts_ns:
+            self.last_ts_ns = ev.ts_ns
+        self.count += 1
+        data = ev.data
+        if name == EVENT_OMITTED:
+            original = data.get("event")
+            if isinstance(original, str):
+                # The replacement keeps the ids, so the pairing still holds.
+                name = original
+                data = {"omitted_bytes": data.get("bytes")}
+        kind, _, phase = name.partition(".")
+        span_id = ev.span_id
+        if span_id and phase == "start":
+            node = self._node(span_id, ev, kind)
+            node.start = ev
+            node.start_ts_ns = ev.ts_ns
+            node.parent_span_id = ev.parent_span_id
+            node.agent_id = ev.agent_id
+            node.data = {**data, **node.data}
+        elif span_id and phase == "stop":
+            node = self._node(span_id, ev, kind)
+            node.stop = ev
+            node.duration_ns = ev.duration_ns or 0
+            node.status = ev.status
+            node.data.update(data)
+            if node.start is None:
+                node.start_ts_ns = ev.ts_ns - node.duration_ns
+                node.parent_span_id = ev.parent_span_id
+                node.agent_id = ev.agent_id
+        elif phase == "call":
+            key = span_id or f"call:{ev.seq}"
+            duration = ev.duration_ns or 0
+            node = self._node(key, ev, kind)
+            node.start = node.stop = ev
+            node.recorded = True
+            # ts_ns of a call is when it was emitted, after it ended.
+            node.start_ts_ns = ev.ts_ns - duration
+            node.duration_ns = duration
+            node.status = ev.status
+            node.parent_span_id = ev.parent_span_id
+            node.agent_id = ev.agent_id
+            node.data = dict(data)
+        elif ev.parent_span_id:
+            self.events_by_parent.setdefault(ev.parent_span_id, []).append(ev)
+        else:
+            self.loose.append(ev)
+
+    def build(self) -> TraceTree:
+        for ev in self.reader:
+            self.add(ev)
+        reader = self.reader
+        problems = list(reader.problems)
+        spans = self.spans
+        for node in spans.values():
+            node.name = _name_of(node)
+            if node.start is None:
+                problems.append(
+                    Problem(0, P.UNPAIRED_STOP, f"{node.kind}.stop {node.key} has no start")
+                )
+            elif node.is_open:
+                problems.append(
+                    Problem(
+                        0,
+                        P.OPEN_SPAN,
+                        f"{node.kind} span {node.key} ({node.name}) was never stopped",
+                    )
+                )
+        roots: list[SpanNode] = []
+        for node in spans.values():
+            parent = spans.get(node.parent_span_id) if node.parent_span_id else None
+            if parent is None:
+                roots.append(node)
+            else:
+                node.parent = parent
+                parent.children.append(node)
+        self._cut_cycles(roots, problems)
+        for node in spans.values():
+            node.children.sort(key=_start_key)
+        roots.sort(key=_start_key)
+        loose = self.loose
+        for parent_id, evs in self.events_by_parent.items():
+            owner = spans.get(parent_id)
+            if owner is None:
+                loose.extend(evs)
+            else:
+                owner.events = evs
+        loose.sort(key=lambda e: e.seq)
+        return TraceTree(
+            path=reader.path,
+            start=reader.start,
+            stop=reader.stop,
+            roots=roots,
+            spans=spans,
+            events=loose,
+            problems=problems,
+            torn_tail=reader.torn_tail,
+            event_count=self.count,
+            first_ts_ns=self.first_ts_ns,
+            last_ts_ns=self.last_ts_ns,
+            configs=self.configs,
+        )
+
+    def _cut_cycles(self, roots: list[SpanNode], problems: list[Problem]) -> None:
+        seen: set[str] = set()
+
+        def mark(root: SpanNode) -> None:
+            stack = [root]
+            while stack:
+                node = stack.pop()
+                if node.key in seen:
+                    continue
+                seen.add(node.key)
+                stack.extend(node.children)
+
+        for root in roots:
+            mark(root)
+        for node in self.spans.values():
+            if node.key in seen:
+                continue
+            # Unreachable from any root: its ancestors loop.  Cut the loop
+            # above this node and make it a root.
+            parent = node.parent
+            if parent is not None:
+                parent.children = [c for c in parent.children if c is not node]
+            node.parent = None
+            roots.append(node)
+            problems.append(
+                Problem(0, P.SPAN_CYCLE, f"span {node.key}'s parent links form a loop; cut")
+            )
+            mark(node)
+
+
+def _name_of(node: SpanNode) -> str:
+    for key in ("name", "model"):
+        value = node.data.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return node.kind
+
+
+def build_tree(source: str | os.PathLike[str] | TraceReader) -> TraceTree:
+    """The span tree of one trace file, without following child links."""
+    reader = source if isinstance(source, TraceReader) else read(source)
+    return _Builder(reader).build()
+
+
+# -- child traces ------------------------------------------------------------
+
+
+class _Directory:
+    """trace_id → file, for the trace files of one directory (headers only)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._by_id: dict[str, list[Path]] | None = None
+        self._by_parent: dict[str, list[Path]] = {}
+
+    def _index(self) -> dict[str, list[Path]]:
+        if self._by_id is None:
+            self._by_id = {}
+            try:
+                entries = sorted(p for p in self.folder.iterdir() if looks_like_trace_name(p))
+            except OSError:
+                entries = []
+            for path in entries:
+                try:
+                    start = read(path).start
+                except OSError:
+                    continue
+                if start is None:
+                    continue
+                self._by_id.setdefault(start.trace_id, []).append(path)
+                parent = start.data.get("parent_trace_id")
+                if isinstance(parent, str):
+                    self._by_parent.setdefault(parent, []).append(path)
+        return self._by_id
+
+    def find(self, trace_id: str) -> Path | None:
+        # The writer names files ``{timestamp}_{trace_id}.jsonl``: try that
+        # before reading every header in the directory.
+        for path in sorted(self.folder.glob(f"*{trace_id}.jsonl*")):
+            if looks_like_trace_name(path):
+                try:
+                    start = read(path).start
+                except OSError:
+                    continue
+                if start is not None and start.trace_id == trace_id:
+                    return path
+        paths = self._index().get(trace_id)
+        return paths[0] if paths else None
+
+    def children_of(self, trace_id: str) -> list[Path]:
+        self._index()
+        return self._by_parent.get(trace_id, [])
+
+
+def load_tree(path: str | os.PathLike[str], *, follow_children: bool = True) -> TraceTree:
+    """The span tree of a trace file with its child traces joined in.
+
+    A span whose stop carries ``child_trace_id`` gets that trace's tree in
+    ``node.child_traces``.  Children are looked up by trace_id among the
+    trace files of the same directory; a child trace whose ``trace.start``
+    names this trace as its parent is joined even if the link on the parent
+    side is missing (the parent may have crashed before its span stopped).
+    Missing children and cycles are reported in the trees' ``problems``.
+    """
+    root = build_tree(path)
+    if follow_children and root.start is not None:
+        folder = _Directory(root.path.parent)
+        loaded = {root.trace_id: root.path.resolve()}
+        _join_children(root, folder, loaded, ancestors=(root.trace_id,))
+    return root
+
+
+def _join_children(
+    tree: TraceTree,
+    folder: _Directory,
+    loaded: dict[str, Path],
+    ancestors: tuple[str, ...],
+) -> None:
+    linked: list[tuple[SpanNode | None, str]] = []
+    for node in tree.walk():
+        child_id = node.child_trace_id
+        if child_id is not None:
+            linked.append((node, child_id))
+    for path in folder.children_of(tree.trace_id):
+        try:
+            start = read(path).start
+        except OSError:
+            continue
+        if (
+            start is None
+            or start.trace_id in loaded
+            or any(cid == start.trace_id for _, cid in linked)
+        ):
+            continue
+        parent_span = start.data.get("parent_span_id")
+        owner = tree.spans.get(parent_span) if isinstance(parent_span, str) else None
+        linked.append((owner, start.trace_id))
+
+    for owner, child_id in linked:
+        where = f"span {owner.key}" if owner is not None else "this trace"
+        if not is_trace_id(child_id):
+            tree.problems.append(
+                Problem(0, P.BAD_CHILD, f"{where} links to a malformed trace id {child_id!r}")
+            )
+            continue
+        if child_id in ancestors:
+            tree.problems.append(
+                Problem(0, P.TRACE_CYCLE, f"{where} links back to trace {child_id}; not followed")
+            )
+            continue
+        if child_id in loaded:
+            tree.problems.append(
+                Problem(
+                    0,
+                    P.TRACE_CYCLE,
+                    f"{where} links to trace {child_id}, already joined elsewhere; not followed",
+                )
+            )
+            continue
+        child_path = folder.find(child_id)
+        if child_path is None:
+            tree.problems.append(
+                Problem(
+                    0,
+                    P.MISSING_CHILD,
+                    f"{where} links to child trace {child_id}, not found in {folder.folder}",
+                )
+            )
+            continue
+        try:
+            child = build_tree(child_path)
+        except OSError as exc:
+            tree.problems.append(
+                Problem(0, P.BAD_CHILD, f"child trace {child_id} unreadable: {exc}")
+            )
+            continue
+        loaded[child_id] = child_path
+        back = child.start.data.get("parent_trace_id") if child.start is not None else None
+        if back != tree.trace_id:
+            tree.problems.append(
+                Problem(
+                    0,
+                    P.BAD_CHILD,
+                    f"child trace {child_id} names {back!r} as its parent, not this trace",
+                )
+            )
+        child.parent_node = owner
+        tree.children.append(child)
+        if owner is not None:
+            owner.child_traces.append(child)
+        _join_children(child, folder, loaded, (*ancestors, child_id))

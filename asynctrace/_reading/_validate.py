@@ -1,0 +1,163 @@
+"""Schema checks for a trace file (``asynctrace validate``)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Final
+
+from .._agent._summary import SummaryBuilder
+from .._events._ids import is_span_id, is_trace_id
+from .._events._schema import AGENT_CONFIG, SCHEMA_VERSION, TRACE_START, TRACE_STOP
+from . import _problems as P
+from ._problems import Problem
+from ._reader import COLLECTOR_LINES, TraceReader, read
+
+_STATUSES: Final = frozenset({"ok", "error", "cancelled"})
+_STOP_STATUSES: Final = frozenset({"ok", "error", "cancelled", "aborted"})
+# Per-kind problem reports beyond this are counted, not listed.
+_MAX_PER_KIND: Final = 20
+
+# Problem kinds only validation reports.
+SEQ: Final = "seq"
+IDS: Final = "ids"
+FIELDS: Final = "fields"
+ORDER: Final = "order"
+COUNTS: Final = "counts"
+SUMMARY: Final = "summary"
+
+
+class _Findings:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self._per_kind: dict[str, int] = {}
+
+    def add(self, line: int, kind: str, message: str) -> None:
+        n = self._per_kind.get(kind, 0) + 1
+        self._per_kind[kind] = n
+        if n <= _MAX_PER_KIND:
+            self.problems.append(Problem(line, kind, message))
+
+    def overflow(self) -> None:
+        for kind, n in self._per_kind.items():
+            if n > _MAX_PER_KIND:
+                self.problems.append(
+                    Problem(0, kind, f"… and {n - _MAX_PER_KIND} more {kind} problems")
+                )
+
+
+def validate(source: str | os.PathLike[str] | TraceReader) -> list[Problem]:
+    """Every way the file breaks the schema (docs/schema.md); empty when valid.
+
+    Checks: the reader's own findings (empty, not a trace, malformed lines,
+    a torn tail); ``seq`` from 0 without gaps; ``trace.start`` first and
+    ``trace.stop`` last, once each; trace, span and parent ids well formed
+    and the trace id the same on every line; every ``*.start`` paired with
+    one ``*.stop`` of the same kind; statuses and durations; the counts
+    invariant ``emitted == written + shed + write_errors``, ``written``
+    equal to the producer lines in the file, and the stored summary equal
+    to the one recomputed from the file.
+    """
+    reader = source if isinstance(source, TraceReader) else read(source)
+    out = _Findings()
+    trace_id = reader.trace_id
+    expected_seq = 0
+    open_spans: dict[str, tuple[str, int]] = {}
+    closed: set[str] = set()
+    builder = SummaryBuilder()
+    producer_lines = 0
+    stop_line = 0
+    stop_data: dict[str, Any] | None = None
+    for line, ev in reader.numbered():
+        name = ev.event
+        if ev.seq != expected_seq:
+            out.add(line, SEQ, f"seq is {ev.seq}, expected {expected_seq}")
+        expected_seq = ev.seq + 1
+        if stop_line:
+            out.add(line, ORDER, f"{name} after trace.stop (line {stop_line})")
+        if name == TRACE_START:
+            if line != 1:
+                out.add(line, ORDER, "a second trace.start")
+            version = ev.data.get("schema_version")
+            if version != SCHEMA_VERSION:
+                out.add(line, FIELDS, f"schema_version {version!r}, this reader knows 1")
+        elif name == TRACE_STOP:
+            stop_line = line
+            stop_data = ev.data
+            if ev.status not in _STOP_STATUSES:
+                out.add(line, FIELDS, f"trace.stop status {ev.status!r}")
+        elif name != AGENT_CONFIG:
+            producer_lines += 1
+            builder.add(ev)
+        if ev.trace_id != trace_id or not is_trace_id(ev.trace_id):
+            out.add(line, IDS, f"trace_id {ev.trace_id!r} (the trace is {trace_id!r})")
+        if ev.span_id is not None and not is_span_id(ev.span_id):
+            out.add(line, IDS, f"malformed span_id {ev.span_id!r}")
+        if ev.parent_span_id is not None and not is_span_id(ev.parent_span_id):
+            out.add(line, IDS, f"malformed parent_span_id {ev.parent_span_id!r}")
+        if name in COLLECTOR_LINES:
+            continue
+        kind, _, phase = name.partition(".")
+        if phase in ("stop", "call"):
+            if ev.status not in _STATUSES:
+                out.add(line, FIELDS, f"{name} status {ev.status!r}")
+            if ev.duration_ns is None or ev.duration_ns < 0:
+                out.add(line, FIELDS, f"{name} duration_ns {ev.duration_ns!r}")
+        if ev.span_id is None or phase not in ("start", "stop"):
+            continue
+        sid = ev.span_id
+        if phase == "start":
+            if sid in open_spans or sid in closed:
+                out.add(line, P.OPEN_SPAN, f"span_id {sid} started twice")
+            open_spans[sid] = (kind, line)
+        else:
+            started = open_spans.pop(sid, None)
+            if started is None:
+                what = "stopped twice" if sid in closed else "stopped but never started"
+                out.add(line, P.UNPAIRED_STOP, f"{name} {sid} {what}")
+            elif started[0] != kind:
+                out.add(line, P.UNPAIRED_STOP, f"{name} {sid} closes a {started[0]} span")
+            closed.add(sid)
+    for sid, (kind, line) in open_spans.items():
+        out.add(line, P.OPEN_SPAN, f"{kind}.start {sid} has no stop")
+    if reader.is_trace and not stop_line:
+        out.add(0, P.MISSING_STOP, "no trace.stop: the trace was not closed")
+    if stop_data is not None:
+        _check_counts(out, stop_line, stop_data, producer_lines, builder)
+    out.overflow()
+    return [*reader.problems, *out.problems]
+
+
+def _check_counts(
+    out: _Findings,
+    line: int,
+    data: dict[str, Any],
+    producer_lines: int,
+    builder: SummaryBuilder,
+) -> None:
+    counts = data.get("counts")
+    if not isinstance(counts, dict):
+        out.add(line, COUNTS, "trace.stop has no counts")
+    else:
+        emitted, written = counts.get("emitted"), counts.get("written")
+        shed, errors = counts.get("shed"), counts.get("write_errors")
+        numbers = (emitted, written, shed, errors)
+        if not all(isinstance(n, int) for n in numbers):
+            out.add(line, COUNTS, f"counts are not all integers: {counts}")
+        elif emitted != written + shed + errors:  # type: ignore[operator]
+            out.add(
+                line,
+                COUNTS,
+                f"emitted {emitted} != written {written} + shed {shed} + write_errors {errors}",
+            )
+        if isinstance(written, int) and written != producer_lines:
+            out.add(
+                line, COUNTS, f"counts say {written} written, the file has {producer_lines} lines"
+            )
+    stored = data.get("summary")
+    if not isinstance(stored, dict):
+        out.add(line, SUMMARY, "trace.stop has no summary")
+        return
+    recomputed = builder.result()
+    differing = sorted(k for k in recomputed if stored.get(k) != recomputed[k])
+    if differing:
+        out.add(line, SUMMARY, f"stored summary differs from the file in {', '.join(differing)}")
