@@ -216,7 +216,7 @@ class StartMemory:
     a description needs.
     """
 
-    CARRIED: Final[tuple[str, ...]] = ("model", "name", "provider")
+    CARRIED: Final[tuple[str, ...]] = ("model", "name", "provider", "turn")
 
     __slots__ = ("_open",)
 

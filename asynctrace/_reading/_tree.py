@@ -64,9 +64,16 @@ class SpanNode:
         return None if self.duration_ns is None else self.start_ts_ns + self.duration_ns
 
     @property
-    def child_trace_id(self) -> str | None:
-        value = self.data.get("child_trace_id")
-        return value if isinstance(value, str) else None
+    def child_trace_ids(self) -> list[str]:
+        """Child traces linked to this span (``child_trace_id``, ``child_trace_ids``)."""
+        ids: list[str] = []
+        first = self.data.get("child_trace_id")
+        if isinstance(first, str):
+            ids.append(first)
+        more = self.data.get("child_trace_ids")
+        if isinstance(more, list):
+            ids.extend(v for v in more if isinstance(v, str) and v not in ids)
+        return ids
 
     def walk(self, *, into_child_traces: bool = False) -> Iterator[SpanNode]:
         """This span and its descendants, depth first, children in start order."""
@@ -433,9 +440,7 @@ def _join_children(
 ) -> None:
     linked: list[tuple[SpanNode | None, str]] = []
     for node in tree.walk():
-        child_id = node.child_trace_id
-        if child_id is not None:
-            linked.append((node, child_id))
+        linked.extend((node, child_id) for child_id in node.child_trace_ids)
     for path in folder.children_of(tree.trace_id):
         try:
             start = read(path).start
@@ -500,7 +505,27 @@ def _join_children(
                 )
             )
         child.parent_node = owner
+        _drop_shared_spans(tree, child)
         tree.children.append(child)
         if owner is not None:
             owner.child_traces.append(child)
         _join_children(child, folder, loaded, (*ancestors, child_id))
+
+
+def _drop_shared_spans(tree: TraceTree, child: TraceTree) -> None:
+    """Keep spans recorded in both files only in the child trace.
+
+    A child collector opened in the same process as its parent receives
+    the same events as the parent while both are open, so its spans appear
+    in both files with the same ids; joined, they would show twice.
+    """
+    shared = [key for key in child.spans if key in tree.spans]
+    if not shared:
+        return
+    for key in shared:
+        node = tree.spans.pop(key)
+        parent = node.parent
+        if parent is not None and parent.key not in child.spans:
+            parent.children = [c for c in parent.children if c is not node]
+        elif parent is None:
+            tree.roots = [r for r in tree.roots if r is not node]

@@ -1,0 +1,116 @@
+"""``asynctrace tail [-f]``: the last events of a trace, then new ones as they are written."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from pathlib import Path
+from typing import Final
+
+import msgspec
+
+from .._events._codec import EVENT_DECODER
+from .._events._schema import TRACE_START, TRACE_STOP, Event
+from .._reading._detail import StartMemory
+from .._reading._timeline import timeline_line
+from ._output import Output, warn
+
+_CHUNK_BYTES: Final = 1 << 20
+
+
+class _Follower:
+    """Decodes the complete lines that have appeared since the last poll."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.file = open(path, "rb")  # noqa: SIM115 -- closed by close()
+        self.pending = b""
+        self.line_no = 0
+        self.t0: int | None = None
+        self.memory = StartMemory()
+        self.stopped = False
+
+    def close(self) -> None:
+        self.file.close()
+
+    def truncated(self) -> bool:
+        try:
+            return os.stat(self.path).st_size < self.file.tell()
+        except OSError:
+            return True
+
+    def poll(self) -> list[Event]:
+        """Events from the lines completed since the last call."""
+        events: list[Event] = []
+        while True:
+            data = self.file.read(_CHUNK_BYTES)
+            if not data:
+                return events
+            buf = self.pending + data
+            cut = buf.rfind(b"\n")
+            if cut < 0:
+                self.pending = buf
+                continue
+            self.pending = buf[cut + 1 :]
+            for raw in buf[:cut].split(b"\n"):
+                self.line_no += 1
+                if not raw.strip():
+                    continue
+                try:
+                    ev = EVENT_DECODER.decode(raw)
+                except msgspec.MsgspecError as exc:
+                    warn(f"{self.path.name}: line {self.line_no}: skipped a malformed line ({exc})")
+                    continue
+                if self.t0 is None:
+                    if ev.event != TRACE_START:
+                        raise NotATrace(f"the first line is {ev.event!r}, not trace.start")
+                    self.t0 = ev.ts_ns
+                if ev.event == TRACE_STOP:
+                    self.stopped = True
+                events.append(self.memory.fill(ev) if ev.span_id is not None else ev)
+
+
+class NotATrace(Exception):
+    pass
+
+
+def tail(path: Path, out: Output, *, lines: int, follow: bool, interval_s: float) -> int:
+    from ._main import EXIT_OK, EXIT_PROBLEMS, CliError
+
+    follower = _Follower(path)
+    try:
+        try:
+            backlog: deque[Event] = deque(follower.poll(), maxlen=lines)
+        except NotATrace as exc:
+            raise CliError(f"{path} is not an asynctrace trace: {exc}") from None
+        if follower.t0 is None and not follow:
+            raise CliError(
+                f"{path} is empty" if not follower.pending else f"{path} has no complete line"
+            )
+        for ev in backlog:
+            out.line(timeline_line(ev, follower.t0 or ev.ts_ns))
+        out.out.flush()
+        if not follow:
+            if follower.pending.strip():
+                warn(f"{path.name}: the final line is incomplete (still being written, or torn)")
+            return EXIT_OK
+        while not follower.stopped:
+            time.sleep(interval_s)
+            if follower.truncated():
+                warn(f"{path.name} was truncated or removed; stopped following")
+                return EXIT_PROBLEMS
+            try:
+                fresh = follower.poll()
+            except NotATrace as exc:
+                raise CliError(f"{path} is not an asynctrace trace: {exc}") from None
+            for ev in fresh:
+                out.line(timeline_line(ev, follower.t0 or ev.ts_ns))
+            if fresh:
+                out.out.flush()
+        return EXIT_OK
+    except KeyboardInterrupt:
+        # Ctrl-C is how one stops following a trace that is still running.
+        return EXIT_OK
+    finally:
+        follower.close()
