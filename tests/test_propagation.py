@@ -154,12 +154,19 @@ async def test_an_in_process_child_trace_links_both_ways(tmp_path: Path) -> None
     async with recording(tmp_path, "parent.jsonl") as parent:
         async with asynctrace.span("spawn", kind="tool") as s:
             async with recording(tmp_path, "child.jsonl", parent=asynctrace.capture()) as child:
-                pass
+                assert asynctrace.current_span() is None  # the child trace's own root
+                async with asynctrace.span("child-work"):
+                    pass
+            assert asynctrace.current_span() is s
+            assert asynctrace.current_trace() is parent.trace
     start = child.events[0].data
     assert start["parent_trace_id"] == parent.trace.trace_id
     assert start["parent_span_id"] == s.span_id
     (stop,) = parent.find("tool.stop")
     assert stop.data["child_trace_id"] == child.trace.trace_id
+    # The child's work is in the child file only.
+    assert [e.data["name"] for e in child.find("span.start")] == ["child-work"]
+    assert parent.find("span.start") == []
 
 
 async def test_a_child_process_writes_a_linked_child_trace(tmp_path: Path) -> None:

@@ -89,6 +89,7 @@ class Span:
         "_parent",
         "_start_mono",
         "_stopped",
+        "agent_id",
         "kind",
         "name",
         "parent_span_id",
@@ -103,6 +104,10 @@ class Span:
         self.kind = kind
         self._names = span_names(kind)
         self._collectors = collectors
+        # agent_id is a top-level field of the schema, not data.
+        self.agent_id: str | None = attrs.pop("agent_id", None) if "agent_id" in attrs else None
+        if self.agent_id is not None and not isinstance(self.agent_id, str):
+            raise TypeError(f"agent_id must be a str, got {type(self.agent_id).__name__}")
         self._attrs = attrs
         self._children: list[str] | None = None
         self._parent: Span | None = None
@@ -134,6 +139,7 @@ class Span:
             event=self._names[0],
             span_id=self.span_id,
             parent_span_id=self.parent_span_id,
+            agent_id=self.agent_id,
             data=start_data,
         )
 
@@ -166,6 +172,7 @@ class Span:
             parent_span_id=self.parent_span_id,
             duration_ns=monotonic_ns() - self._start_mono,
             status=status,
+            agent_id=self.agent_id,
             data=data,
         )
 

@@ -328,6 +328,10 @@ class Collector:
             self._executor.shutdown(wait=False)
             raise
         self._afile = aiofiles.threadpool.wrap(self._file, executor=self._executor)
+        # The trace starts when the caller gets it back, not when we began
+        # opening the file: offsets in the views should measure their code.
+        self._start_ns = time.time_ns()
+        self._start_mono_ns = time.monotonic_ns()
         start = Event(ts_ns=self._start_ns, event=TRACE_START, data=self._start_data)
         self._append(self._lines.own_line(start), 0)
         _shutdown.register(self)

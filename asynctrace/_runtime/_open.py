@@ -194,6 +194,8 @@ class collector:
             trace_id = env_id if env_id and is_trace_id(env_id) else None
         self._trace_id = new_trace_id() if trace_id is None else check_trace_id(trace_id)
         self._link_span = parent_ctx.span if parent_ctx is not None else None
+        self._explicit_parent = parent is not None
+        self._saved: tuple[Any, Any] | None = None
         self._enabled = tracing_enabled_by_env() if enabled is None else bool(enabled)
         if self._parent is not None and not self._parent.sampled:
             self._sampled = False
@@ -285,7 +287,15 @@ class collector:
             raise
         self._tg = tg
         self._trace = trace
-        _state.push_collector(trace)
+        if self._explicit_parent:
+            # A linked child trace is a trace of its own: inside it, events go
+            # to the child only (not fanned out to the enclosing collectors),
+            # and its spans are roots of the child's tree.
+            self._saved = (_state.COLLECTORS.get(), _state.CURRENT_SPAN.get())
+            _state.COLLECTORS.set((trace,))
+            _state.CURRENT_SPAN.set(None)
+        else:
+            _state.push_collector(trace)
         return trace
 
     async def __aexit__(
@@ -301,7 +311,13 @@ class collector:
             return None
         assert isinstance(trace, Collector)
         assert self._tg is not None
-        _state.pop_collector(trace)
+        if self._saved is not None:
+            if _state.COLLECTORS.get() == (trace,):
+                _state.COLLECTORS.set(self._saved[0])
+                _state.CURRENT_SPAN.set(self._saved[1])
+            self._saved = None
+        else:
+            _state.pop_collector(trace)
         try:
             await trace._close(exc)
         finally:
