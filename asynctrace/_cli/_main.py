@@ -55,10 +55,20 @@ class _Parser(argparse.ArgumentParser):
 
 
 def newest_trace(folder: Path) -> Path:
+    """The newest root trace in ``folder`` (child traces are joined into their
+    parent's views), or the newest trace file if none is a root."""
     candidates = [p for p in folder.iterdir() if p.is_file() and looks_like_trace_name(p)]
     if not candidates:
         raise CliError(f"no trace files (*.jsonl) in {folder}")
-    return max(candidates, key=lambda p: (p.stat().st_mtime_ns, p.name))
+    candidates.sort(key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True)
+    for path in candidates:
+        try:
+            start = read(path).start
+        except OSError:
+            continue
+        if start is not None and not start.data.get("parent_trace_id"):
+            return path
+    return candidates[0]
 
 
 def resolve(path_arg: str) -> Path:
