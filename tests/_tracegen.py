@@ -344,3 +344,67 @@ def torn_bytes(trace: TraceFile, keep: int = 25) -> bytes:
         Event(ts_ns=trace.ts(60), event="tool.stop", trace_id=trace.trace_id, data={"name": "x"})
     )
     return trace.encoded() + extra[:keep]
+
+
+async def record_agent(trace_dir: Path, *, points: int = 50) -> tuple[Path, Path]:
+    """Run a small agent under the real collector; return (trace, child trace).
+
+    Concurrent tool spans in a TaskGroup (one fails), llm spans and a
+    recorded ``llm.call`` with tokens and cost, decision/error/checkpoint
+    point events, a burst of ``points`` point events, and a sub-agent whose
+    collector is a linked child trace.
+    """
+    import asyncio
+
+    import asynctrace
+
+    async def tool(name: str, delay: float, fail: bool = False) -> None:
+        async with asynctrace.span(name, kind="tool", args={"delay": delay}) as s:
+            await asyncio.sleep(delay)
+            if fail:
+                raise TimeoutError(f"{name} timed out")
+            s.set(result=f"{name}: done")
+
+    async with asynctrace.collector(
+        trace_dir=trace_dir, label="recorded", model="gpt-x", query="q?"
+    ) as trace:
+        async with asynctrace.span("agent", kind="run", input="q?"):
+            async with asynctrace.span("turn", kind="turn", turn=0):
+                async with asynctrace.span("gpt-x", kind="llm", model="gpt-x") as llm:
+                    await asyncio.sleep(0.002)
+                    llm.set(input_tokens=1200, output_tokens=340, cost_usd=0.004)
+                try:
+                    async with asyncio.TaskGroup() as tg:
+                        tg.create_task(tool("search", 0.004))
+                        tg.create_task(tool("fetch", 0.006))
+                        tg.create_task(tool("flaky", 0.001, fail=True))
+                except* TimeoutError:
+                    await asynctrace.emit(
+                        "error",
+                        error_type="TimeoutError",
+                        message="flaky timed out",
+                        recovery={"attempted": True, "strategy": "retry", "success": True},
+                    )
+                await tool("flaky", 0.001)
+                await asynctrace.emit("decision", decision_type="plan", outcome="answer")
+            async with asynctrace.span("turn", kind="turn", turn=1):
+                await asynctrace.emit(
+                    "llm.call",
+                    model="mystery",
+                    duration_ns=1_000_000,
+                    status="ok",
+                    input_tokens=10,
+                    output_tokens=2,
+                    cost_usd=None,
+                )
+                for i in range(points):
+                    asynctrace.emit_nowait("progress", i=i)
+                async with asynctrace.span("delegate", kind="span"):
+                    async with asynctrace.collector(
+                        trace_dir=trace_dir, label="helper", parent=asynctrace.capture()
+                    ) as child:
+                        async with asynctrace.span("helper", kind="run"):
+                            await tool("word_count", 0.001)
+                await asynctrace.emit("checkpoint", phase="answer", status="saved")
+    assert trace.path is not None and child.path is not None
+    return Path(trace.path), Path(child.path)

@@ -193,3 +193,18 @@ def test_any_span_forest_exports_nested_tracks_with_each_span_once(
     data = to_chrome_trace(path)
     assert_tracks_nest(data)
     assert_every_span_once(data, path)
+
+
+@pytest.mark.anyio
+async def test_a_real_trace_exports_nested_tracks_with_each_span_once(tmp_path: Path) -> None:
+    from _tracegen import record_agent
+
+    path, _ = await record_agent(tmp_path)
+    data = to_chrome_trace(path)
+    assert_tracks_nest(data)
+    assert_every_span_once(data, path)
+    pids = {e["pid"] for e in data["traceEvents"]}
+    assert pids == {1, 2}  # the trace and its child trace
+    tools = [e for e in complete_events(data) if e["cat"] == "tool" and e["pid"] == 1]
+    concurrent = [e for e in tools if e["args"]["status"] != "ok" or e["name"] != "tool flaky"]
+    assert len({e["tid"] for e in concurrent}) >= 2

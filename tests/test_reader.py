@@ -13,6 +13,7 @@ from _tracegen import (
     ROOT_TRACE,
     TraceFile,
     crashed_trace,
+    record_agent,
     research_trace,
     torn_bytes,
     write_research,
@@ -442,3 +443,66 @@ def test_validate_reports_a_summary_that_does_not_match_the_file(tmp_path: Path)
     problems = validate(trace.write(tmp_path))
     assert [p.kind for p in problems] == ["summary"]
     assert "tool_calls" in problems[0].message
+
+
+# -- traces written by the real collector ---------------------------------------
+
+
+@pytest.mark.anyio
+async def test_reads_and_validates_a_trace_written_by_the_collector(tmp_path: Path) -> None:
+    path, child_path = await record_agent(tmp_path)
+    reader = read(path)
+    events = list(reader)
+    assert [e.seq for e in events] == list(range(len(events)))
+    assert events[0].event == "trace.start"
+    assert events[-1].event == "trace.stop"
+    assert reader.problems == []
+    assert validate(path) == []
+    assert validate(child_path) == []
+
+
+@pytest.mark.anyio
+async def test_load_tree_joins_a_real_child_trace_under_its_span(tmp_path: Path) -> None:
+    path, child_path = await record_agent(tmp_path)
+    tree = load_tree(path)
+    [child] = tree.children
+    assert child.path == child_path
+    assert child.parent_node is not None
+    assert child.parent_node.name == "delegate"
+    assert [n.name for n in child.walk()] == ["helper", "word_count"]
+    # Every span of the parent file is closed and nested under the run span.
+    [run] = tree.roots
+    assert {n.key for n in run.walk()} == set(tree.spans)
+    assert tree.open_spans == []
+    assert list(tree.all_problems()) == []
+
+
+@pytest.mark.anyio
+async def test_a_real_trace_torn_by_a_crash_mid_write_is_read_up_to_the_tear(
+    tmp_path: Path,
+) -> None:
+    path, _ = await record_agent(tmp_path)
+    whole = path.read_bytes()
+    lines = whole.splitlines(keepends=True)
+    # Keep all but the last 6 lines, and half of the next one: what a
+    # SIGKILL during a write leaves behind.
+    kept = lines[:-6]
+    torn_line = lines[-6][: len(lines[-6]) // 2]
+    crashed = tmp_path / "crashed" / path.name
+    crashed.parent.mkdir()
+    crashed.write_bytes(b"".join(kept) + torn_line)
+
+    reader = read(crashed)
+    events = list(reader)
+    assert events == [EVENT_DECODER.decode(x) for x in kept]
+    assert reader.torn_tail
+    assert reader.stop is None
+    assert [(p.line, p.kind) for p in reader.problems] == [(len(kept) + 1, P.TORN_TAIL)]
+
+    problems = validate(crashed)
+    assert {P.TORN_TAIL, P.MISSING_STOP, P.OPEN_SPAN} <= set(kinds_of(problems))
+    tree = load_tree(crashed)
+    assert tree.open_spans  # the run span, at least, never stopped
+    assert summarize(crashed)["events"] == sum(
+        e.event not in ("trace.start", "agent.config") for e in events
+    )

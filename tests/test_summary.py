@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import pytest
+from _tracegen import record_agent
 
 from asynctrace import Event
 from asynctrace._agent._summary import SUMMARY_KEYS, SummaryBuilder
+from asynctrace._reading import read, summarize
 
 TID = "0af7651916cd43dd8448eb211c80319c"
 
@@ -138,3 +143,27 @@ def test_many_distinct_user_event_names_are_still_counted() -> None:
     for i in range(5000):
         builder.add(ev(f"k{i}.stop", i, "ok"))
     assert sum(builder.result()["spans_by_kind"].values()) == 5000
+
+
+# -- against the real collector -------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_the_summary_written_by_the_collector_equals_the_recomputed_one(
+    tmp_path: Path,
+) -> None:
+    path, child_path = await record_agent(tmp_path)
+    for trace_file in (path, child_path):
+        reader = read(trace_file)
+        assert reader.stop is not None
+        stored = reader.stop.data["summary"]
+        assert stored == summarize(trace_file)
+        assert tuple(stored) == SUMMARY_KEYS
+    stored = read(path).stop.data["summary"]  # type: ignore[union-attr]
+    assert stored["tool_calls"] == 4
+    assert stored["tool_errors"] == 1
+    assert stored["llm_calls"] == 2
+    assert stored["input_tokens"] == 1210
+    assert stored["cost_usd"] == 0.004
+    assert stored["unpriced_llm_calls"] == 1
+    assert stored["errors"] == 2  # the failed tool span and the error event

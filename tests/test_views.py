@@ -353,3 +353,27 @@ def test_a_view_renders_the_same_text_as_lines_and_as_a_string(research: Path) -
     view = tree_view(research)
     assert str(view) == "\n".join(view) + "\n"
     assert ["".join(t for t, _ in line) for line in view.lines()] == list(view)
+
+
+@pytest.mark.anyio
+async def test_views_of_a_real_trace(tmp_path: Path) -> None:
+    from _tracegen import record_agent
+
+    path, _ = await record_agent(tmp_path, points=5)
+    steps = trajectory_view(path).data()
+    assert [s["turn"] for s in steps] == [0, 1, None]
+    assert [(o["tool"], o["status"]) for o in steps[0]["observations"]] == [
+        ("search", "cancelled"),
+        ("fetch", "cancelled"),
+        ("flaky", "error"),
+        ("flaky", "ok"),
+    ]
+    assert [a["model"] for a in steps[1]["actions"]] == ["mystery"]
+    tree_text = str(tree_view(path))
+    assert "∥ tool search" in tree_text
+    assert "trace helper" in tree_text
+    timeline = timeline_view(path).data()
+    assert len(timeline) == path.read_bytes().count(b"\n")
+    summary = summary_data(path)
+    assert summary["warnings"] == []
+    assert summary["latency"]["tool"]["flaky"]["errors"] == 1
