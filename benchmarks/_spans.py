@@ -1,0 +1,276 @@
+"""Scenario 1: the cost of one span, start and stop both written to disk.
+
+Every case records N spans named ``x`` with one attribute and then waits
+until its pipeline has handed everything to the file (or exporter), and the
+time is divided by N.  Setup and teardown (opening the trace, the provider,
+the listener) are outside the timed region.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import logging
+import logging.handlers
+import pstats
+import queue
+import time
+from pathlib import Path
+from typing import Any
+
+import asynctrace
+
+from ._common import Case, Config, Sample, Scenario, Target, now, per_item_us, ratio, settle
+
+SPAN_UNIT = "µs/span"
+
+
+def _span_count(cfg: Config) -> int:
+    return cfg.n(20_000, 4_000)
+
+
+def _asynctrace_case(cfg: Config, *, redact: bool) -> Case:
+    n = _span_count(cfg)
+    path = cfg.workdir / f"spans-asynctrace-{'r' if redact else 'n'}.jsonl"
+
+    async def run() -> Sample:
+        settle()
+        async with asynctrace.collector(path, redact=redact) as trace:
+            t0 = now()
+            for _ in range(n):
+                async with asynctrace.span("x", kind="tool", a=1):
+                    pass
+            await trace.flush()
+            elapsed = now() - t0
+        counts = trace.result.counts
+        path.unlink(missing_ok=True)
+        return {
+            "value": per_item_us(elapsed, n),
+            "written": counts.written,
+            "shed": counts.shed,
+        }
+
+    name = "asynctrace" if redact else "asynctrace (redact=False)"
+    return Case(name, SPAN_UNIT, run)
+
+
+def _otel_case(cfg: Config) -> Case | str:
+    try:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import (
+            BatchSpanProcessor,
+            SpanExporter,
+            SpanExportResult,
+        )
+    except ImportError:
+        return "opentelemetry-sdk is not installed (pip install -e '.[bench]')"
+
+    class CountingExporter(SpanExporter):
+        """Exports nothing; counts what reached it, to report drops."""
+
+        def __init__(self) -> None:
+            self.count = 0
+
+        def export(self, spans: Any) -> SpanExportResult:
+            self.count += len(spans)
+            return SpanExportResult.SUCCESS
+
+        def shutdown(self) -> None:
+            pass
+
+    n = _span_count(cfg)
+
+    async def run() -> Sample:
+        settle()
+        exporter = CountingExporter()
+        # The SDK's defaults: queue 2048, batches of 512, a worker thread.
+        provider = TracerProvider()
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+        tracer = provider.get_tracer("bench")
+        t0 = now()
+        for _ in range(n):
+            with tracer.start_as_current_span("x", attributes={"a": 1}):
+                pass
+        provider.force_flush()
+        elapsed = now() - t0
+        provider.shutdown()
+        return {
+            "value": per_item_us(elapsed, n),
+            "exported": exporter.count,
+            "dropped": n - exporter.count,
+        }
+
+    return Case("OpenTelemetry SDK", SPAN_UNIT, run)
+
+
+def _logging_case(cfg: Config) -> Case:
+    n = _span_count(cfg)
+    path = cfg.workdir / "spans-logging.log"
+
+    async def run() -> Sample:
+        settle()
+        q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        file_handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+        file_handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+        )
+        listener = logging.handlers.QueueListener(q, file_handler)
+        logger = logging.getLogger("asynctrace.bench.stdlib")
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+        handler = logging.handlers.QueueHandler(q)
+        logger.addHandler(handler)
+        listener.start()
+        info = logger.info
+        t0 = now()
+        for _ in range(n):
+            start = time.monotonic_ns()
+            info("span.start name=%s kind=%s a=%s", "x", "tool", 1)
+            info(
+                "span.stop name=%s kind=%s status=%s duration_ns=%d",
+                "x",
+                "tool",
+                "ok",
+                time.monotonic_ns() - start,
+            )
+        listener.stop()  # joins the thread once the queue is drained
+        file_handler.flush()
+        elapsed = now() - t0
+        logger.removeHandler(handler)
+        file_handler.close()
+        path.unlink(missing_ok=True)
+        return {"value": per_item_us(elapsed, n)}
+
+    return Case("stdlib logging (Queue→File)", SPAN_UNIT, run)
+
+
+def _structlog_case(cfg: Config) -> Case | str:
+    try:
+        import structlog
+    except ImportError:
+        return "structlog is not installed (pip install -e '.[bench]')"
+    n = _span_count(cfg)
+    path = cfg.workdir / "spans-structlog.jsonl"
+
+    async def run() -> Sample:
+        settle()
+        with open(path, "w", encoding="utf-8") as f:  # noqa: ASYNC230 (timed peer)
+            log = structlog.wrap_logger(
+                structlog.WriteLogger(f),
+                processors=[
+                    structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    structlog.processors.JSONRenderer(),
+                ],
+            )
+            info = log.info
+            t0 = now()
+            for _ in range(n):
+                start = time.monotonic_ns()
+                info("span.start", span="x", kind="tool", a=1)
+                info(
+                    "span.stop",
+                    span="x",
+                    kind="tool",
+                    status="ok",
+                    duration_ns=time.monotonic_ns() - start,
+                )
+            f.flush()
+            elapsed = now() - t0
+        path.unlink(missing_ok=True)
+        return {"value": per_item_us(elapsed, n)}
+
+    return Case("structlog JSON (file)", SPAN_UNIT, run)
+
+
+async def _profile(cfg: Config) -> dict[str, object]:
+    """cProfile of the asynctrace case: where a span's time goes."""
+    n = _span_count(cfg)
+    path = cfg.workdir / "spans-profile.jsonl"
+    prof = cProfile.Profile()
+    async with asynctrace.collector(path) as trace:
+        prof.enable()
+        for _ in range(n):
+            async with asynctrace.span("x", kind="tool", a=1):
+                pass
+        await trace.flush()
+        prof.disable()
+    path.unlink(missing_ok=True)
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out)
+    stats.sort_stats("tottime").print_stats(14)
+    rows = []
+    total = stats.total_tt  # type: ignore[attr-defined]
+    for (file, line, func), (_cc, ncalls, tt, _ct, _callers) in sorted(
+        stats.stats.items(),  # type: ignore[attr-defined]
+        key=lambda kv: -kv[1][2],
+    )[:14]:
+        rows.append(
+            {
+                "function": f"{Path(file).name}:{line}({func})",
+                "calls_per_span": round(ncalls / n, 2),
+                "share": round(tt / total, 3) if total else 0.0,
+            }
+        )
+    return {"profile_spans": n, "profile_top_tottime": rows}
+
+
+def build(cfg: Config) -> Scenario:
+    sc = Scenario(
+        "spans",
+        "1. Span overhead (start + stop written to disk)",
+        notes=[
+            "asynctrace: `async with asynctrace.span('x', kind='tool', a=1)` inside one collector, "
+            "default redaction and sanitizing on, timed until `await trace.flush()` returns.",
+            "OpenTelemetry SDK: TracerProvider + BatchSpanProcessor (defaults) + a no-op exporter, "
+            "timed until `force_flush()`; `dropped` counts spans the full queue threw away.",
+            "stdlib logging and structlog write two records per span (start, stop).",
+        ],
+    )
+    sc.cases.append(_asynctrace_case(cfg, redact=True))
+    sc.cases.append(_asynctrace_case(cfg, redact=False))
+    otel = _otel_case(cfg)
+    if isinstance(otel, str):
+        sc.notes.append(f"OpenTelemetry skipped: {otel}")
+    else:
+        sc.cases.append(otel)
+        sc.targets.append(
+            Target(
+                "OTel SDK span ÷ asynctrace span (≥10x cheaper)",
+                "x",
+                ">=",
+                10.0,
+                ratio("OpenTelemetry SDK", "asynctrace"),
+            )
+        )
+    sc.cases.append(_logging_case(cfg))
+    sc.targets.append(
+        Target(
+            "stdlib logging span ÷ asynctrace span (informative)",
+            "x",
+            ">=",
+            1.0,
+            ratio("stdlib logging (Queue→File)", "asynctrace"),
+        )
+    )
+    slog = _structlog_case(cfg)
+    if isinstance(slog, str):
+        sc.notes.append(f"structlog skipped: {slog}")
+    else:
+        sc.cases.append(slog)
+        sc.targets.append(
+            Target(
+                "structlog span ÷ asynctrace span (informative)",
+                "x",
+                ">=",
+                1.0,
+                ratio("structlog JSON (file)", "asynctrace"),
+            )
+        )
+    if not cfg.quick:
+
+        async def once() -> dict[str, object]:
+            return await _profile(cfg)
+
+        sc.once = once
+    return sc
