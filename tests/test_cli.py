@@ -196,7 +196,18 @@ def test_tail_follow_prints_new_events_until_trace_stop(tmp_path: Path) -> None:
     path.write_bytes(b"".join(lines[:3]))
     env = {**os.environ, "PYTHONPATH": PACKAGE_ROOT}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "asynctrace", "tail", "-f", "--interval", "0.05", str(path)],
+        [
+            sys.executable,
+            "-m",
+            "asynctrace",
+            "tail",
+            "-f",
+            "-n",
+            "1000",
+            "--interval",
+            "0.05",
+            str(path),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -39,9 +39,10 @@ class SpanNode:
     """The start attributes, updated with the stop attributes."""
     parent_span_id: str | None = None
     agent_id: str | None = None
-    start: Event | None = None
-    stop: Event | None = None
-    """The ``*.stop`` event (or the ``*.call`` event itself)."""
+    started: bool = False
+    """The ``*.start`` line was read (False for a stop without its start)."""
+    stop_ts_ns: int | None = None
+    """When the ``*.stop`` (or the ``*.call``) was emitted."""
     recorded: bool = False
     """A ``*.call``: recorded after the fact rather than opened and closed."""
     order: int = 0
@@ -232,18 +233,18 @@ class _Builder:
         span_id = ev.span_id
         if span_id and phase == "start":
             node = self._node(span_id, ev, kind)
-            node.start = ev
+            node.started = True
             node.start_ts_ns = ev.ts_ns
             node.parent_span_id = ev.parent_span_id
             node.agent_id = ev.agent_id
             node.data = {**data, **node.data}
         elif span_id and phase == "stop":
             node = self._node(span_id, ev, kind)
-            node.stop = ev
+            node.stop_ts_ns = ev.ts_ns
             node.duration_ns = ev.duration_ns or 0
             node.status = ev.status
             node.data.update(data)
-            if node.start is None:
+            if not node.started:
                 node.start_ts_ns = ev.ts_ns - node.duration_ns
                 node.parent_span_id = ev.parent_span_id
                 node.agent_id = ev.agent_id
@@ -251,7 +252,8 @@ class _Builder:
             key = span_id or f"call:{ev.seq}"
             duration = ev.duration_ns or 0
             node = self._node(key, ev, kind)
-            node.start = node.stop = ev
+            node.started = True
+            node.stop_ts_ns = ev.ts_ns
             node.recorded = True
             # ts_ns of a call is when it was emitted, after it ended.
             node.start_ts_ns = ev.ts_ns - duration
@@ -273,7 +275,7 @@ class _Builder:
         spans = self.spans
         for node in spans.values():
             node.name = _name_of(node)
-            if node.start is None:
+            if not node.started:
                 problems.append(
                     Problem(0, P.UNPAIRED_STOP, f"{node.kind}.stop {node.key} has no start")
                 )
