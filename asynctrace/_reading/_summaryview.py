@@ -43,6 +43,7 @@ def summary_data(source: str | os.PathLike[str] | TraceReader) -> dict[str, Any]
     durations: dict[tuple[str, str], list[int]] = {}
     failures: dict[tuple[str, str], int] = {}
     errors: list[dict[str, Any]] = []
+    children: list[str] = []
     error_count = 0
     memory = StartMemory()
     t0 = reader.start.ts_ns if reader.start is not None else None
@@ -58,6 +59,13 @@ def summary_data(source: str | os.PathLike[str] | TraceReader) -> dict[str, Any]
             by_kind[kind] = by_kind.get(kind, 0) + 1
             if ev.span_id is not None:
                 ev = memory.fill(ev)
+            if phase == "stop":
+                child = ev.data.get("child_trace_id")
+                if isinstance(child, str):
+                    children.append(child)
+                more = ev.data.get("child_trace_ids")
+                if isinstance(more, list):
+                    children.extend(c for c in more if isinstance(c, str) and c not in children)
             failed = ev.status == "error" and phase in ("stop", "call")
             if (kind == "tool" or kind == "llm") and phase in ("stop", "call"):
                 label = ev.data.get("name" if kind == "tool" else "model")
@@ -117,6 +125,7 @@ def summary_data(source: str | os.PathLike[str] | TraceReader) -> dict[str, Any]
         },
         "errors": errors,
         "error_count": error_count,
+        "child_traces": children,
         "problems": [
             {"line": p.line, "kind": p.kind, "message": p.message} for p in reader.problems
         ],
@@ -221,6 +230,13 @@ def summary_lines(d: dict[str, Any]) -> Iterator[Line]:
             ]
         ),
     ]
+    if d["child_traces"]:
+        ids = "  ".join(c[:8] for c in d["child_traces"])
+        yield [
+            ("child traces ", "head"),
+            (ids, "name"),
+            ("  (joined in by tree, trajectory)", "dim"),
+        ]
     rows = [
         (kind, label, stats)
         for kind in ("llm", "tool")
