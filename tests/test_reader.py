@@ -506,3 +506,26 @@ async def test_a_real_trace_torn_by_a_crash_mid_write_is_read_up_to_the_tear(
     assert summarize(crashed)["events"] == sum(
         e.event not in ("trace.start", "agent.config") for e in events
     )
+
+
+def test_an_omitted_stop_still_closes_its_span(tmp_path: Path) -> None:
+    trace = TraceFile(ROOT_TRACE)
+    sid = trace.start("tool", 1, name="big")
+    trace.emit(
+        "trace.event_omitted",
+        9,
+        span_id=sid,
+        duration_ms=8,
+        status="ok",
+        event="tool.stop",
+        bytes=10_000,
+        cap=4096,
+    )
+    trace.close(10, oversize=1)
+    path = trace.write(tmp_path)
+    assert validate(path) == []
+    tree = build_tree(path)
+    node = tree.spans[sid]
+    assert (node.status, node.duration_ns, node.data["omitted_bytes"]) == ("ok", 8_000_000, 10_000)
+    assert tree.problems == []
+    assert summarize(path)["tool_calls"] == 0  # the stop's data is gone

@@ -7,7 +7,13 @@ from typing import Any, Final
 
 from .._agent._summary import SummaryBuilder
 from .._events._ids import is_span_id, is_trace_id
-from .._events._schema import AGENT_CONFIG, SCHEMA_VERSION, TRACE_START, TRACE_STOP
+from .._events._schema import (
+    AGENT_CONFIG,
+    EVENT_OMITTED,
+    SCHEMA_VERSION,
+    TRACE_START,
+    TRACE_STOP,
+)
 from . import _problems as P
 from ._problems import Problem
 from ._reader import COLLECTOR_LINES, TraceReader, read
@@ -96,6 +102,10 @@ def validate(source: str | os.PathLike[str] | TraceReader) -> list[Problem]:
             out.add(line, IDS, f"malformed parent_span_id {ev.parent_span_id!r}")
         if name in COLLECTOR_LINES:
             continue
+        if name == EVENT_OMITTED:
+            # The replacement keeps the original's ids, status and duration.
+            original = ev.data.get("event")
+            name = original if isinstance(original, str) else name
         kind, _, phase = name.partition(".")
         if phase in ("stop", "call"):
             if ev.status not in _STATUSES:
