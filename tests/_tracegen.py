@@ -82,6 +82,7 @@ class TraceFile:
         self,
         event: str,
         at_ms: float,
+        /,
         *,
         span_id: str | None = None,
         parent: str | None = None,
