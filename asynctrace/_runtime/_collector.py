@@ -11,11 +11,11 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from threading import get_ident
 from typing import Any, Final
 
-import aiofiles.threadpool
 import anyio
 from anyio.abc import TaskGroup
 
@@ -36,6 +36,25 @@ _OPEN: Final = "open"
 _CLOSING: Final = "closing"
 _CLOSED: Final = "closed"
 
+# The writer thread needs the GIL to hand a finished write back, and CPython
+# passes the GIL to a waiting thread only when the holder blocks or runs a
+# whole switch interval (5 ms) without releasing it.  A loop that never idles
+# but yields often (a hot producer with ``sleep(0)``) does neither, so a write
+# of microseconds could stay unfinished for as long as the loop is busy while
+# the mailbox fills and sheds.  A write still pending after _UNSTARVE_AFTER_S
+# gets one short blocking wait on the loop, which hands the GIL over; a write
+# that is really slow (a stalled disk) costs the loop that wait once, no more.
+_UNSTARVE_AFTER_S: Final = 0.001
+_UNSTARVE_WAIT_S: Final = 0.0005
+
+
+def _unstarve(fut: concurrent.futures.Future[Any]) -> None:
+    if not fut.done():
+        try:
+            fut.result(timeout=_UNSTARVE_WAIT_S)
+        except Exception:
+            pass  # too slow (keep awaiting it), or failed: the awaiting writer sees why
+
 
 class Collector:
     """An open trace: the object bound by ``async with asynctrace.collector(...) as trace``.
@@ -43,7 +62,7 @@ class Collector:
     It is an actor.  Producers (``trace.sink``, spans, ``asynctrace.emit``)
     run the processor chain on their own side and put the result in a
     bounded mailbox; a single writer task numbers the events, encodes them in
-    batches and writes them through aiofiles on the collector's own thread.
+    batches and writes them on the collector's own thread.
     Only the loop thread touches the mailbox and the counters; other threads
     go through ``call_soon_threadsafe``.
     """
@@ -92,7 +111,6 @@ class Collector:
         self._inflight_events = 0
         self._writing = False
         self._file: TraceFile | None = None
-        self._afile: Any = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._writer_done = threading.Event()
         self._flush_waiters: list[tuple[int, asyncio.Future[None]]] = []
@@ -126,18 +144,29 @@ class Collector:
 
     def has_room(self) -> bool:
         """Whether ``offer_nowait`` would accept without shedding (off-loop: True)."""
-        if threading.get_ident() != self._loop_thread:
+        if get_ident() != self._loop_thread:
             return True
         return self._state is not _OPEN or len(self._mailbox.items) < self._max_mailbox_len
 
     def offer_nowait(self, ev: Event) -> bool:
         """Offer a built event without waiting; safe from any thread."""
-        if threading.get_ident() != self._loop_thread:
+        if get_ident() != self._loop_thread:
             return self._offer_threadsafe_nowait(ev)
-        prepared = self._prepare(ev)
+        # _prepare and _accept_nowait, inlined: this is the per-event path.
+        ev.trace_id = self.trace_id
+        prepared = self._pipeline(ev)
         if prepared is None:
             return False
-        return self._accept_nowait(prepared)
+        self._emitted += 1
+        if self._state is not _OPEN:
+            self._shed_closed += 1
+            return False
+        mailbox = self._mailbox
+        if len(mailbox.items) >= self._max_mailbox_len:
+            self._shed_full += 1
+            return False
+        mailbox.push(prepared)
+        return True
 
     def _accept_nowait(self, ev: Event) -> bool:
         self._emitted += 1
@@ -148,12 +177,12 @@ class Collector:
         if len(mailbox.items) >= self._max_mailbox_len:
             self._shed_full += 1
             return False
-        mailbox.put_nowait(ev)
+        mailbox.push(ev)
         return True
 
     async def offer(self, ev: Event, timeout: float | None = None) -> bool:
         """Offer a built event, waiting while the mailbox is full."""
-        if threading.get_ident() != self._loop_thread:
+        if get_ident() != self._loop_thread:
             # Awaited on another loop: wait there without blocking it.
             return await anyio.to_thread.run_sync(self.offer_from_thread, ev, timeout)
         prepared = self._prepare(ev)
@@ -162,7 +191,7 @@ class Collector:
         mailbox = self._mailbox
         if self._state is _OPEN and len(mailbox.items) < self._max_mailbox_len:
             self._emitted += 1
-            mailbox.put_nowait(prepared)
+            mailbox.push(prepared)
             return True
         return await self._wait_and_put(prepared, timeout)
 
@@ -244,7 +273,7 @@ class Collector:
         mailbox = self._mailbox
         if self._state is _OPEN and len(mailbox.items) < self._max_mailbox_len:
             self._emitted += 1
-            mailbox.put_nowait(ev)
+            mailbox.push(ev)
             return True
         return await self._wait_and_put(ev, timeout)
 
@@ -327,7 +356,6 @@ class Collector:
         except BaseException:
             self._executor.shutdown(wait=False)
             raise
-        self._afile = aiofiles.threadpool.wrap(self._file, executor=self._executor)
         # The trace starts when the caller gets it back, not when we began
         # opening the file: offsets in the views should measure their code.
         self._start_ns = time.time_ns()
@@ -445,9 +473,10 @@ class Collector:
         self._inflight_events = n
         self._writing = True
         try:
-            await self._afile.write(blob)
+            assert self._file is not None
+            await self._io(self._file.write, blob)
             if fsync:
-                await self._loop_run(self._file_fsync)
+                await self._io(self._file_fsync)
         except OSError as exc:
             self._writing = False
             if self._state is _CLOSED:
@@ -465,9 +494,15 @@ class Collector:
         if self._file is not None:
             self._file.fsync()
 
-    async def _loop_run(self, fn: Any) -> None:
-        assert self._loop is not None
-        await self._loop.run_in_executor(self._executor, fn)
+    async def _io(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run *fn* on the writer thread; see _UNSTARVE_AFTER_S for the timer."""
+        assert self._loop is not None and self._executor is not None
+        cfut = self._executor.submit(fn, *args)
+        timer = self._loop.call_later(_UNSTARVE_AFTER_S, _unstarve, cfut)
+        try:
+            return await asyncio.wrap_future(cfut, loop=self._loop)
+        finally:
+            timer.cancel()
 
     def _count_write_error(self, n: int, exc: OSError) -> None:
         self._write_errors += n
@@ -507,9 +542,10 @@ class Collector:
     async def _write_stop(self) -> None:
         line = self._lines.own_line(self._stop_event(self._reason, self._status))
         try:
-            await self._afile.write(line)
+            assert self._file is not None
+            await self._io(self._file.write, line)
             if self._fsync:
-                await self._loop_run(self._file_fsync)
+                await self._io(self._file_fsync)
         except OSError as exc:
             self._count_write_error(0, exc)
         self._finish(self._reason)
