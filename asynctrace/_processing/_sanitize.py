@@ -160,7 +160,16 @@ class Sanitizer:
       values become ``"[event too large]"``.
     """
 
-    __slots__ = ("_fast", "_keys", "_max_depth", "_max_items", "_max_str", "_max_total", "_warned")
+    __slots__ = (
+        "_fast",
+        "_keys",
+        "_max_depth",
+        "_max_items",
+        "_max_str",
+        "_max_total",
+        "_short",
+        "_warned",
+    )
 
     def __init__(
         self,
@@ -185,6 +194,8 @@ class Sanitizer:
             # interpreter's recursion limit.
             raise ValueError(f"max_depth must be at most {MAX_DEPTH_LIMIT}, got {max_depth}")
         self._max_str = max_string_bytes
+        # Strings up to this long need no clipping and no budget charge.
+        self._short = min(_CHARGE_STR_OVER, max_string_bytes)
         self._max_items = max_items
         self._max_depth = max_depth
         self._max_total = max_total_bytes
@@ -302,7 +313,7 @@ class Sanitizer:
     def _walk(self, v: Any, depth: int, path: tuple[int, ...], budget: list[int]) -> Any:
         t = type(v)
         if t is str:
-            if len(v) <= _CHARGE_STR_OVER and v.isascii():
+            if len(v) <= self._short and v.isascii():
                 return v
             return self._str(v, budget)
         if t is int or v is None or t is bool:
