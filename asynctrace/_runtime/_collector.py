@@ -42,10 +42,14 @@ _CLOSED: Final = "closed"
 # but yields often (a hot producer with ``sleep(0)``) does neither, so a write
 # of microseconds could stay unfinished for as long as the loop is busy while
 # the mailbox fills and sheds.  A write still pending after _UNSTARVE_AFTER_S
-# gets one short blocking wait on the loop, which hands the GIL over; a write
-# that is really slow (a stalled disk) costs the loop that wait once, no more.
-_UNSTARVE_AFTER_S: Final = 0.001
+# (on an idle loop, writes to the page cache are back well before) gets one
+# short blocking wait on the loop, which hands the GIL over and lasts about
+# as long as the write; a write that is really slow (a stalled disk) costs
+# the loop that wait once, no more.
+_UNSTARVE_AFTER_S: Final = 0.00025
 _UNSTARVE_WAIT_S: Final = 0.0005
+# How long the writer may keep the loop to encode a backlog before it yields.
+_WRITER_TURN_S: Final = 0.0005
 
 
 def _unstarve(fut: concurrent.futures.Future[Any]) -> None:
@@ -445,24 +449,36 @@ class Collector:
     async def _writer_loop(self) -> None:
         mailbox = self._mailbox
         items = mailbox.items
+        perf_counter = time.perf_counter
+        turn_start = -1.0  # when the writer last got the loop; -1: at the next batch
         while True:
             if self._state is _CLOSED:  # a shutdown hook finished the job
                 return
             if not items:
                 if self._buf:
                     await self._write_buf()
+                    turn_start = -1.0
                     continue
                 self._resolve_flush_waiters()
                 if self._state is _CLOSING and not self._waiting_producers and not self._thread_pending:
                     await self._write_stop()
                     return
                 await mailbox.wait()
+                turn_start = -1.0
                 continue
+            if turn_start < 0:
+                turn_start = perf_counter()
             batch = mailbox.take(self._batch_size)
             blob, urgent = self._lines.encode(batch)
             self._append(blob, len(batch))
             if urgent or self._buf_bytes >= self._batch_bytes:
                 await self._write_buf(fsync=urgent and self._fsync)
+                turn_start = -1.0
+            elif perf_counter() - turn_start >= _WRITER_TURN_S:
+                # Let the program run: a backlog is encoded a slice at a
+                # time, never in one long stall of the loop.
+                await asyncio.sleep(0)
+                turn_start = -1.0
 
     async def _write_buf(self, *, fsync: bool = False) -> None:
         blob = b"".join(self._buf)
