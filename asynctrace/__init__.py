@@ -12,6 +12,25 @@ the package mirrors the architecture:
 * ``_cli``        -- the ``asynctrace`` command
 """
 
+from ._agent._cost import DEFAULT_PRICES, ModelPrice, PriceTable
+from ._agent._vocabulary import (
+    LLMSpan,
+    ToolSpan,
+    checkpoint,
+    checkpoint_nowait,
+    decision,
+    decision_nowait,
+    error,
+    error_nowait,
+    llm,
+    llm_call,
+    llm_call_nowait,
+    run,
+    tool,
+    tool_call,
+    tool_call_nowait,
+    turn,
+)
 from ._context._propagation import (
     Context,
     attach,
@@ -27,6 +46,28 @@ from ._context._span import NoopSpan, Span, current_span, span
 from ._context._traced import traced
 from ._context._w3c import TraceParent, extract, parse_traceparent
 from ._events._schema import SCHEMA_VERSION, Counts, Event, ShedCounts
+from ._processing._filters import KindFilter
+from ._processing._pipeline import Processor
+from ._processing._redact import Redactor, redact_text
+from ._processing._sanitize import Sanitizer, to_jsonable
+from ._reading import (
+    Problem,
+    SpanNode,
+    TraceReader,
+    TraceTree,
+    View,
+    build_tree,
+    load_tree,
+    read,
+    register_opener,
+    slowest_view,
+    summarize,
+    summary_view,
+    timeline_view,
+    trajectory_view,
+    tree_view,
+    validate,
+)
 from ._runtime._collector import Collector
 from ._runtime._open import DisabledTrace, collector
 from ._runtime._sink import Sink
@@ -37,33 +78,74 @@ from ._version import __version__
 open_collector = collector
 
 __all__ = [
+    "DEFAULT_PRICES",
     "SCHEMA_VERSION",
     "Collector",
     "Context",
     "Counts",
     "DisabledTrace",
     "Event",
+    "KindFilter",
+    "LLMSpan",
+    "ModelPrice",
     "NoopSpan",
+    "PriceTable",
+    "Problem",
+    "Processor",
+    "Redactor",
+    "Sanitizer",
     "ShedCounts",
     "Sink",
     "Span",
+    "SpanNode",
     "Stats",
+    "ToolSpan",
     "TraceParent",
+    "TraceReader",
     "TraceResult",
+    "TraceTree",
+    "View",
     "__version__",
     "attach",
+    "build_tree",
     "capture",
+    "checkpoint",
+    "checkpoint_nowait",
     "child_environ",
     "collector",
     "current_span",
     "current_trace",
+    "decision",
+    "decision_nowait",
     "emit",
     "emit_nowait",
+    "error",
+    "error_nowait",
     "extract",
     "inject",
+    "llm",
+    "llm_call",
+    "llm_call_nowait",
+    "load_tree",
     "open_collector",
     "parse_traceparent",
+    "read",
+    "redact_text",
+    "register_opener",
+    "run",
+    "slowest_view",
     "span",
+    "summarize",
+    "summary_view",
+    "timeline_view",
+    "to_jsonable",
+    "tool",
+    "tool_call",
+    "tool_call_nowait",
     "traced",
+    "trajectory_view",
+    "tree_view",
+    "turn",
+    "validate",
     "wrap",
 ]

@@ -6,7 +6,7 @@ import asyncio
 import re
 from time import monotonic_ns, time_ns
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import anyio
 import msgspec
@@ -102,7 +102,8 @@ class Span:
     ) -> None:
         self.name = name
         self.kind = kind
-        self._names = span_names(kind)
+        names = _NAMES.get(kind)
+        self._names = names if names is not None else span_names(kind)
         self._collectors = collectors
         # agent_id is a top-level field of the schema, not data.
         self.agent_id: str | None = attrs.pop("agent_id", None) if "agent_id" in attrs else None
@@ -165,6 +166,9 @@ class Span:
         self._parent = None
         for c in self._collectors:
             c.open_spans.pop(self.span_id, None)
+        return self._stop_event(status, data)
+
+    def _stop_event(self, status: str, data: dict[str, Any]) -> Event:
         return Event(
             ts_ns=time_ns(),
             event=self._names[1],
@@ -182,17 +186,9 @@ class Span:
         The span itself stays open for its other collectors; its real stop
         reaches this one later and is shed as ``closed``.
         """
-        return Event(
-            ts_ns=time_ns(),
-            event=self._names[1],
-            span_id=self.span_id,
-            parent_span_id=self.parent_span_id,
-            duration_ns=monotonic_ns() - self._start_mono,
-            status="cancelled",
-            data={**self._attrs, "unfinished": True},
-        )
+        return self._stop_event("cancelled", {**self._attrs, "unfinished": True})
 
-    def __enter__(self) -> Span:
+    def __enter__(self) -> Self:
         offer_nowait(self._collectors, self._start())
         return self
 
@@ -203,8 +199,12 @@ class Span:
         if ev is not None:
             offer_nowait(self._collectors, ev)
 
-    async def __aenter__(self) -> Span:
-        await offer(self._collectors, self._start())
+    async def __aenter__(self) -> Self:
+        ev = self._start()
+        collectors = self._collectors
+        # One collector with room (the usual case): no extra coroutine.
+        if len(collectors) != 1 or not collectors[0].offer_if_room(ev):
+            await offer(collectors, ev)
         return self
 
     async def __aexit__(
@@ -212,7 +212,9 @@ class Span:
     ) -> None:
         ev = self._stop(exc)
         if ev is not None:
-            await offer(self._collectors, ev, shield=True)
+            collectors = self._collectors
+            if len(collectors) != 1 or not collectors[0].offer_if_room(ev):
+                await offer(collectors, ev, shield=True)
 
     # --------------------------------------------------------------- the handle
 
@@ -249,13 +251,13 @@ class NoopSpan:
     start_ts_ns = 0
     is_recording = False
 
-    def __enter__(self) -> NoopSpan:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         return None
 
-    async def __aenter__(self) -> NoopSpan:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
