@@ -172,6 +172,33 @@ class Collector:
         mailbox.push(prepared)
         return True
 
+    def offer_if_room(self, ev: Event) -> bool:
+        """``offer_nowait`` unless the mailbox is full on the loop thread.
+
+        Returns False, having done nothing, when the caller should
+        ``await offer(ev)`` instead: the spans' path, which waits for room
+        only then, in one call instead of ``has_room`` plus ``offer_nowait``.
+        """
+        if get_ident() != self._loop_thread:
+            self._offer_threadsafe_nowait(ev)
+            return True
+        if self._state is _OPEN and len(self._mailbox.items) >= self._max_mailbox_len:
+            return False
+        ev.trace_id = self.trace_id
+        prepared = self._pipeline(ev)
+        if prepared is None:
+            return True
+        self._emitted += 1
+        if self._state is not _OPEN:
+            self._shed_closed += 1
+            return True
+        mailbox = self._mailbox
+        if len(mailbox.items) >= self._max_mailbox_len:  # a processor emitted meanwhile
+            self._shed_full += 1
+            return True
+        mailbox.push(prepared)
+        return True
+
     def _accept_nowait(self, ev: Event) -> bool:
         self._emitted += 1
         if self._state is not _OPEN:
