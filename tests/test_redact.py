@@ -424,6 +424,18 @@ def test_cycles_become_a_marker_so_no_unredacted_copy_survives() -> None:
     assert Sanitizer()(ev(out)).data == {"token": REDACTED, "self": CYCLE_MARKER}
 
 
+def test_a_structure_sharing_one_container_many_times_is_walked_once_per_container() -> None:
+    value: Any = {"token": "t", "n": 1}
+    for _ in range(7):
+        value = [value] * 10  # 10**7 paths to the token if walked naively
+    out = Redactor()(ev({"v": value})).data["v"]
+    # The result shares its parts the way the input did: each was made once.
+    for _ in range(7):
+        assert all(item is out[0] for item in out)
+        out = out[0]
+    assert out == {"token": REDACTED, "n": 1}
+
+
 def test_nesting_beyond_max_depth_is_cut_not_passed_through() -> None:
     value: Any = {"password": "deep"}
     for _ in range(40):

@@ -438,7 +438,7 @@ class Redactor:
     def __call__(self, ev: Event) -> Event:
         data = ev.data
         try:
-            new = self._dict(data, 0, ()) if type(data) is dict else self._value(data, 0, ())
+            new = self._value(data, 0, (), {})
         except Exception as exc:
             # Never pass on what could not be checked: the pipeline would
             # disable a raising redactor and let later events through raw.
@@ -455,7 +455,7 @@ class Redactor:
 
     def redact(self, value: Any) -> Any:
         """``value`` with this redactor's rules applied (copy on write)."""
-        return self._value(value, 0, ())
+        return self._value(value, 0, (), {})
 
     def redact_text(self, s: str) -> str:
         """``s`` with the built-in and extra patterns masked (no path rules)."""
@@ -575,7 +575,12 @@ class Redactor:
                 return p[len(self._root_prefix) :]
         return s
 
-    def _value(self, v: Any, depth: int, path: tuple[int, ...]) -> Any:
+    # The walk.  ``path`` holds the ids of the containers above (for cycles);
+    # ``memo`` maps the id of each container of the input already done to
+    # (container, result): a structure that shares one container many times
+    # is then walked in linear time, not once per path to it.
+
+    def _value(self, v: Any, depth: int, path: tuple[int, ...], memo: _Memo) -> Any:
         t = type(v)
         if t is str:
             if len(v) < MIN_SECRET_LEN and v[:1] not in _PATH_FIRST and not self._patterns:
@@ -584,13 +589,19 @@ class Redactor:
             return v if new == v else new
         if t is int or v is None or t is bool or t is float:
             return v
+        done = memo.get(id(v))
+        if done is not None:
+            return done[1]
         if t is dict:
-            return self._dict(v, depth, path)
-        if t is list or t is tuple:
-            return self._seq(v, depth, path)
-        return self._other(v, t, depth, path)
+            out = self._dict(v, depth, path, memo)
+        elif t is list or t is tuple:
+            out = self._seq(v, depth, path, memo)
+        else:
+            out = self._other(v, t, depth, path, memo)
+        memo[id(v)] = (v, out)
+        return out
 
-    def _dict(self, d: dict[Any, Any], depth: int, path: tuple[int, ...]) -> Any:
+    def _dict(self, d: Mapping[Any, Any], depth: int, path: tuple[int, ...], memo: _Memo) -> Any:
         if depth >= self._max_depth:
             return DEPTH_MARKER
         ident = id(d)
@@ -626,7 +637,7 @@ class Redactor:
                 else:
                     if sub is None:
                         sub = (*path, ident)
-                    new = self._value(v, depth + 1, sub)
+                    new = self._value(v, depth + 1, sub, memo)
             elif t is str:
                 if len(v) < MIN_SECRET_LEN and plain and v[:1] not in _PATH_FIRST:
                     continue
@@ -638,7 +649,7 @@ class Redactor:
             else:
                 if sub is None:
                     sub = (*path, ident)
-                new = self._value(v, depth + 1, sub)
+                new = self._value(v, depth + 1, sub, memo)
             if new is not v or key is not k:
                 if changes is None:
                     changes = []
@@ -666,7 +677,7 @@ class Redactor:
         except Exception:
             return f"<unrepresentable {type_name(k)}>"
 
-    def _seq(self, seq: Any, depth: int, path: tuple[int, ...]) -> Any:
+    def _seq(self, seq: Any, depth: int, path: tuple[int, ...], memo: _Memo) -> Any:
         """A list, tuple, set or deque: the same object, or a new list."""
         if depth >= self._max_depth:
             return DEPTH_MARKER
@@ -676,17 +687,18 @@ class Redactor:
         sub = (*path, ident)
         depth += 1
         value = self._value
+        items = seq if type(seq) is list else list(seq)
         out: list[Any] | None = None
-        for i, v in enumerate(list(seq) if type(seq) is not list else seq):
-            new = value(v, depth, sub)
+        for i, v in enumerate(items):
+            new = value(v, depth, sub, memo)
             if out is None:
                 if new is v:
                     continue
-                out = list(seq)[:i] if type(seq) is not list else seq[:i]
+                out = items[:i]
             out.append(new)
         return seq if out is None else out
 
-    def _other(self, v: Any, t: type, depth: int, path: tuple[int, ...]) -> Any:
+    def _other(self, v: Any, t: type, depth: int, path: tuple[int, ...], memo: _Memo) -> Any:
         if isinstance(v, _OPAQUE_SAFE):
             return v
         if id(v) in path:
@@ -698,23 +710,29 @@ class Redactor:
             s = str(v)
             new = self._text(s, True)
             return v if new == s else new
+        # Objects become a fresh dict of their fields; the object, not that
+        # dict, is what a cycle comes back to.
+        inner = (*path, id(v))
         if isinstance(v, BaseException):
-            return self._dict(exception_to_dict(v), depth, (*path, id(v)))
+            return self._dict(exception_to_dict(v), depth, inner, memo)
         if isinstance(v, tuple) and hasattr(v, "_asdict"):
-            return self._dict(dict(v._asdict()), depth, (*path, id(v)))
+            return self._dict(dict(v._asdict()), depth, inner, memo)
         if isinstance(v, dict):
-            return self._dict(v, depth, path)
+            return self._dict(v, depth, path, memo)
         if isinstance(v, Mapping):
-            return self._dict(dict(v.items()), depth, (*path, id(v)))
+            return self._dict(dict(v.items()), depth, inner, memo)
         if isinstance(v, list | tuple | set | frozenset | deque):
-            return self._seq(v, depth, path)
+            return self._seq(v, depth, path, memo)
         if _is_plain_data(v):
             return v
         fields = struct_to_dict(v)
         if fields is not None:
-            return self._dict(fields, depth, (*path, id(v)))
+            return self._dict(fields, depth, inner, memo)
         # Anything else is written as its repr, which may quote a secret.
         return self._text(safe_repr(v), False)
+
+
+_Memo = dict[int, tuple[Any, Any]]
 
 
 def _user_repl(m: re.Match[str]) -> str:
