@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from asynctrace._events._schema import Event
 from asynctrace._processing._pipeline import Pipeline
 from asynctrace._processing._redact import (
+    _BACK,
+    _BRANCHES,
     MIN_SECRET_LEN,
     REDACTED,
     REDACTED_PATH,
@@ -231,9 +233,17 @@ def test_several_secrets_in_one_text_are_all_masked() -> None:
 
 
 def test_no_built_in_pattern_matches_text_shorter_than_the_scan_threshold() -> None:
-    shortest = ["pwd=abc", "a://:b@"]
-    for s in shortest:
-        assert len(s) >= MIN_SECRET_LEN
+    # Strings shorter than MIN_SECRET_LEN skip the scan; check that no branch
+    # could match one: its own minimum width plus the text its look-behind
+    # needs before it.
+    parser = pytest.importorskip("re._parser")
+    for branch in _BRANCHES:
+        group = next(iter(re.compile(branch).groupindex))
+        before = 3 if group.startswith("kv") else 1 if group == "url" else _BACK.get(group, 0)
+        width = parser.parse(branch).getwidth()[0]  # "pwd=" / "a://" come before
+        assert width + before >= MIN_SECRET_LEN, branch
+    for s in ["pwd=abc", "a://:b@"]:
+        assert len(s) == MIN_SECRET_LEN
         assert redact_text(s) != s
 
 

@@ -209,7 +209,7 @@ _BRANCHES: Final = (
     r"B(?<![A-Za-z0-9_]B)earer[ \t]+(?P<bearer>[A-Za-z0-9\-._~+/]{8,}=*)",
     r"b(?<![A-Za-z0-9_]b)earer[ \t]+(?P<bearerl>[A-Za-z0-9\-._~+/]{8,}=*)",
     # Credentials in URLs: scheme://user:pass@host -> scheme://[REDACTED]@host.
-    r"://(?P<url>[^\s/?#@:]*:[^\s/?#]+)@",
+    r":(?<=[A-Za-z0-9+.\-]:)//(?P<url>[^\s/?#@:]*:[^\s/?#]+)@",
     # key=value and key: value in free text, for a few secret-naming words.
     _kv_branch("=", "kveq", ("", " ")),
     _kv_branch(":", "kvco", ("", '"', "'")),
@@ -518,7 +518,7 @@ class Redactor:
             if frag in n:
                 flags |= _PATHKEY
                 break
-        if self._scan(key) is not key:
+        if self._scan(key) != key:
             flags |= _RENAME
         return flags
 
