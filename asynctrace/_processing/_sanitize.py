@@ -574,10 +574,50 @@ def make_fast_snapshot(
                 return None
         return out
 
+    def copy_top(data: dict[Any, Any], app: Callable[[str], None]) -> Any:
+        # copy_dict for depth 0, with a nested dict or list of plain values
+        # (tool args, llm params) handled inline: no call per level.
+        if len(data) > max_items or not (keys_ge(data) or admit_all(data)):
+            return None
+        out = dict(data)
+        count: list[int] | None = None
+        for k, v in data.items():
+            t = type(v)
+            if t is str:
+                app(v)
+            elif t is int or v is None or t is bool:
+                pass
+            elif t is dict or t is list:
+                if max_depth < 2 or len(v) > max_items:
+                    return None
+                if t is dict and not (keys_ge(v) or admit_all(v)):
+                    return None
+                for v2 in v.values() if t is dict else v:
+                    t2 = type(v2)
+                    if t2 is str:
+                        app(v2)
+                    elif t2 is int or v2 is None or t2 is bool or (t2 is float and v2 - v2 == 0.0):
+                        pass
+                    else:
+                        # Deeper, or not plain: the general copy of this
+                        # value (its strings may be checked twice).
+                        if count is None:
+                            count = [1]
+                        v = (copy_dict if t is dict else copy_list)(v, 1, app, count)
+                        if v is None:
+                            return None
+                        break
+                else:
+                    v = dict(v) if t is dict else list(v)
+                out[k] = v
+            elif t is not float or v - v != 0.0:
+                return None
+        return out
+
     def snapshot(data: dict[Any, Any]) -> dict[str, Any] | None:
         strs: list[str] = []
         try:
-            out: dict[str, Any] | None = copy_dict(data, 0, strs.append, [0])
+            out: dict[str, Any] | None = copy_top(data, strs.append)
             if out is None or not strs:
                 return out
             joined = "\x00".join(strs)
