@@ -438,7 +438,9 @@ class Redactor:
     def __call__(self, ev: Event) -> Event:
         data = ev.data
         try:
-            new = self._value(data, 0, (), {})
+            new = (
+                self._dict(data, 0, (), {}) if type(data) is dict else self._value(data, 0, (), {})
+            )
         except Exception as exc:
             # Never pass on what could not be checked: the pipeline would
             # disable a raising redactor and let later events through raw.
@@ -589,6 +591,12 @@ class Redactor:
             return v if new == v else new
         if t is int or v is None or t is bool or t is float:
             return v
+        if (t is dict or t is list or t is tuple) and len(v) < 2:
+            # Only containers with two or more items can multiply the paths
+            # to what is below them; skip the memo for the rest.
+            return (
+                self._dict(v, depth, path, memo) if t is dict else self._seq(v, depth, path, memo)
+            )
         done = memo.get(id(v))
         if done is not None:
             return done[1]
