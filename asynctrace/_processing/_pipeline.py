@@ -137,8 +137,9 @@ class RedactThenSanitize:
     def __init__(self, redactor: Redactor, sanitizer: Sanitizer) -> None:
         self.redactor = redactor
         self.sanitizer = sanitizer
+        scan, extra_ok = redactor.fast_text_checks()
         self._fast = sanitizer.fast_snapshot(
-            set(), redactor.admit_key, redactor.text_ok, max_depth=redactor.max_depth
+            set(), redactor.admit_key, extra_ok, max_depth=redactor.max_depth, scan=scan
         )
 
     def __repr__(self) -> str:
@@ -150,12 +151,12 @@ class RedactThenSanitize:
             out = self._fast(data)
             if out is not None:
                 ev.data = out
-                event = ev.event
-                if (
-                    type(event) is not str
-                    or not event.isascii()
-                    or ev.agent_id is not None
-                    or ev.status is not None
+                event, agent_id, status = ev.event, ev.agent_id, ev.status
+                if not (
+                    type(event) is str
+                    and event.isascii()
+                    and (agent_id is None or (type(agent_id) is str and agent_id.isascii()))
+                    and (status is None or (type(status) is str and status.isascii()))
                 ):
                     self.sanitizer.fix_header(ev)
                 return ev

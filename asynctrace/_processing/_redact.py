@@ -24,7 +24,7 @@ import posixpath
 import re
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import PurePath
 from typing import Any, Final
@@ -489,8 +489,17 @@ class Redactor:
 
     def text_ok(self, joined: str, strs: list[str]) -> bool:
         """Whether no string in ``strs`` (joined by NUL) would be changed."""
-        if _JOINED_SEARCH(joined) is not None:
-            return False
+        return _JOINED_SEARCH(joined) is None and self._extra_text_ok(joined, strs)
+
+    def fast_text_checks(
+        self,
+    ) -> tuple[Callable[[str], object], Callable[[str, list[str]], bool] | None]:
+        """``text_ok`` in two parts: a search that must find nothing in the
+        joined strings, and a check for the extra patterns (None without)."""
+        return _JOINED_SEARCH, (self._extra_text_ok if self._patterns else None)
+
+    def _extra_text_ok(self, joined: str, strs: list[str]) -> bool:
+        # Per string: a user pattern may be anchored (^, $) to a whole value.
         for rx in self._patterns:
             for s in strs:
                 if rx.search(s) is not None:

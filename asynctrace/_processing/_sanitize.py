@@ -230,12 +230,12 @@ class Sanitizer:
             data = ev.data
             out = self._fast(data) if type(data) is dict else None
             ev.data = out if out is not None else self.sanitize_data(data)
-            event = ev.event
-            if (
-                type(event) is not str
-                or not event.isascii()
-                or ev.agent_id is not None
-                or ev.status is not None
+            event, agent_id, status = ev.event, ev.agent_id, ev.status
+            if not (
+                type(event) is str
+                and event.isascii()
+                and (agent_id is None or (type(agent_id) is str and agent_id.isascii()))
+                and (status is None or (type(status) is str and status.isascii()))
             ):
                 self.fix_header(ev)
         except Exception as exc:  # pragma: no cover - defensive: the walk never raises
@@ -289,6 +289,7 @@ class Sanitizer:
         admit_key: Callable[[Any], bool],
         text_ok: Callable[[str, list[str]], bool] | None,
         max_depth: int | None = None,
+        scan: Callable[[str], object] | None = None,
     ) -> Callable[[dict[Any, Any]], dict[str, Any] | None]:
         """A copier for the common case (see ``make_fast_snapshot``).
 
@@ -306,6 +307,7 @@ class Sanitizer:
             known_keys=known_keys,
             admit_key=admit_key,
             text_ok=text_ok,
+            scan=scan,
         )
 
     # -- the general walk -------------------------------------------------
@@ -500,6 +502,7 @@ def make_fast_snapshot(
     known_keys: set[Any],
     admit_key: Callable[[Any], bool],
     text_ok: Callable[[str, list[str]], bool] | None,
+    scan: Callable[[str], object] | None = None,
 ) -> Callable[[dict[Any, Any]], dict[str, Any] | None]:
     """The common case of the sanitizer, in one tight pass.
 
@@ -508,7 +511,8 @@ def make_fast_snapshot(
     which then adds them), within the item and depth limits and at most
     ``FAST_MAX_CONTAINERS`` containers.  The strings are checked together at
     the end, joined by NUL: valid UTF-8, at most ``max_string_bytes`` in all
-    (so each one is within the limit), and ``text_ok`` if given.  For
+    (so each one is within the limit), ``scan`` finds nothing in them (if
+    given) and ``text_ok`` accepts them (if given).  For
     anything else it returns None and the caller takes the general path,
     which gives the same result for everything this one accepts.
     """
@@ -620,11 +624,13 @@ def make_fast_snapshot(
             out: dict[str, Any] | None = copy_top(data, strs.append)
             if out is None or not strs:
                 return out
-            joined = "\x00".join(strs)
+            joined = strs[0] if len(strs) == 1 else "\x00".join(strs)
             if joined.isascii():
                 if len(joined) > max_string_bytes:
                     return None
             elif len(joined.encode()) > max_string_bytes:
+                return None
+            if scan is not None and scan(joined) is not None:
                 return None
             if text_ok is not None and not text_ok(joined, strs):
                 return None
