@@ -42,22 +42,30 @@ _CLOSED: Final = "closed"
 # but yields often (a hot producer with ``sleep(0)``) does neither, so a write
 # of microseconds could stay unfinished for as long as the loop is busy while
 # the mailbox fills and sheds.  A write still pending after _UNSTARVE_AFTER_S
-# (on an idle loop, writes to the page cache are back well before) gets one
+# (on an idle loop, writes to the page cache are back well before) gets a
 # short blocking wait on the loop, which hands the GIL over and lasts about
-# as long as the write; a write that is really slow (a stalled disk) costs
-# the loop that wait once, no more.
+# as long as the write.  A write slower than that wait (writeback, a stalled
+# disk) gets another one later, at doubling intervals up to _UNSTARVE_MAX_S,
+# so it costs the loop at most about a tenth of its time.
 _UNSTARVE_AFTER_S: Final = 0.00025
 _UNSTARVE_WAIT_S: Final = 0.0005
+_UNSTARVE_MAX_S: Final = 0.004
 # How long the writer may keep the loop to encode a backlog before it yields.
 _WRITER_TURN_S: Final = 0.0005
 
 
-def _unstarve(fut: concurrent.futures.Future[Any]) -> None:
-    if not fut.done():
-        try:
-            fut.result(timeout=_UNSTARVE_WAIT_S)
-        except Exception:
-            pass  # too slow (keep awaiting it), or failed: the awaiting writer sees why
+def _unstarve(fut: concurrent.futures.Future[Any], delay: float, timer: list[Any]) -> None:
+    if fut.done():
+        return
+    try:
+        fut.result(timeout=_UNSTARVE_WAIT_S)
+        return
+    except concurrent.futures.TimeoutError:
+        pass  # still running: try again later
+    except Exception:
+        return  # failed: the awaiting writer sees why
+    delay = min(delay * 2, _UNSTARVE_MAX_S)
+    timer[0] = asyncio.get_running_loop().call_later(delay, _unstarve, fut, delay, timer)
 
 
 class Collector:
@@ -541,11 +549,12 @@ class Collector:
         """Run *fn* on the writer thread; see _UNSTARVE_AFTER_S for the timer."""
         assert self._loop is not None and self._executor is not None
         cfut = self._executor.submit(fn, *args)
-        timer = self._loop.call_later(_UNSTARVE_AFTER_S, _unstarve, cfut)
+        timer: list[Any] = [None]
+        timer[0] = self._loop.call_later(_UNSTARVE_AFTER_S, _unstarve, cfut, _UNSTARVE_AFTER_S, timer)
         try:
             return await asyncio.wrap_future(cfut, loop=self._loop)
         finally:
-            timer.cancel()
+            timer[0].cancel()
 
     def _count_write_error(self, n: int, exc: OSError) -> None:
         self._write_errors += n
