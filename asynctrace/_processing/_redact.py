@@ -33,6 +33,7 @@ from .._events._schema import Event
 from ._sanitize import (
     CYCLE_MARKER,
     DEPTH_MARKER,
+    FAST_KEY_MAX,
     exception_to_dict,
     safe_repr,
     struct_to_dict,
@@ -482,7 +483,7 @@ class Redactor:
         """
         return (
             type(key) is str
-            and len(key) <= 256
+            and len(key) <= FAST_KEY_MAX
             and key.isascii()
             and not self._flags(key) & ~_PATHKEY
         )

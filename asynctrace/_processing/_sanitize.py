@@ -53,7 +53,7 @@ DEFAULT_MAX_TOTAL_BYTES: Final = 16 * 1024 * 1024
 MAX_DEPTH_LIMIT: Final = 256
 # The fast path handles keys up to this long, events up to this many items.
 FAST_KEY_MAX: Final = 256
-FAST_MAX_CONTAINERS: Final = 64
+FAST_MAX_CONTAINERS: Final = 1024
 FAST_KEYS_MAX: Final = 4096
 
 # The total budget charges each container this much per item, and strings
@@ -489,9 +489,12 @@ def _never(data: dict[Any, Any]) -> None:
 
 
 def _fast_budget(max_str: int, max_items: int) -> int:
-    # What the general walk would charge at most for anything FastSnapshot
-    # accepts; below it, the budget could matter and the fast path is off.
-    return _ITEM_COST * FAST_MAX_CONTAINERS * (max_items + 1) + max_str
+    # What the general walk would charge at most for anything the fast path
+    # accepts (the top dict, up to max_items containers inline below it, up
+    # to FAST_MAX_CONTAINERS deeper ones, all strings within max_str): below
+    # it, the budget could matter and the fast path is off.
+    containers = 1 + max_items + FAST_MAX_CONTAINERS
+    return _ITEM_COST * containers * (max_items + 1) + max_str
 
 
 def make_fast_snapshot(
