@@ -38,7 +38,7 @@ def floor_span(name: str, *, kind: str = "span", **attrs: Any) -> _Empty:
 
 
 def _count(cfg: Config) -> int:
-    return cfg.n(300_000, 60_000)
+    return cfg.n(300_000, 30_000)
 
 
 def _ns(elapsed: float, n: int) -> float:

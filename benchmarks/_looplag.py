@@ -59,7 +59,7 @@ async def _measure(duration: float, emit: Any, flush: Any) -> tuple[list[float],
 
 
 def _case(cfg: Config, *, traced: bool) -> Case:
-    duration = 2.0 if not cfg.quick else 0.4
+    duration = 2.0 if not cfg.quick else 0.25
     path = cfg.workdir / "looplag.jsonl"
 
     async def run() -> Sample:
@@ -92,7 +92,7 @@ def _case(cfg: Config, *, traced: bool) -> Case:
         }
 
     name = "asynctrace writer busy" if traced else "baseline (same producer, no tracing)"
-    return Case(name, "ms p99 lag", run)
+    return Case(name, "ms p99 lag", run, warmup=not cfg.quick)
 
 
 def build(cfg: Config) -> Scenario:

@@ -46,7 +46,7 @@ def _slow_down(trace: Any) -> bool:
 
 
 def _case(cfg: Config) -> Case:
-    duration = 3.0 if not cfg.quick else 0.6
+    duration = 3.0 if not cfg.quick else 0.4
     path = cfg.workdir / "overload.jsonl"
 
     async def run() -> Sample:

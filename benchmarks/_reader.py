@@ -174,7 +174,7 @@ def build(cfg: Config) -> Scenario:
             "6. Reader (read + summarize)",
             skipped=f"asynctrace._reading has no read/summarize yet ({exc})",
         )
-    n_big = cfg.n(1_000_000, 60_000)
+    n_big = cfg.n(1_000_000, 40_000)
     n_small = n_big // 4
     big = cfg.workdir / "reader-big.jsonl"
     small = cfg.workdir / "reader-small.jsonl"

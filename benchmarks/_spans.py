@@ -26,7 +26,7 @@ SPAN_UNIT = "µs/span"
 
 
 def _span_count(cfg: Config) -> int:
-    return cfg.n(20_000, 4_000)
+    return cfg.n(20_000, 3_000)
 
 
 def _asynctrace_case(cfg: Config, *, redact: bool) -> Case:

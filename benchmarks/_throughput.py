@@ -36,7 +36,7 @@ UNIT = "events/s"
 
 
 def _count(cfg: Config) -> int:
-    return cfg.n(200_000, 40_000)
+    return cfg.n(200_000, 30_000)
 
 
 def _floor_case(cfg: Config) -> Case:

@@ -79,7 +79,7 @@ def test_overload_scenario_accounts_for_every_emitted_event(
     overload = next(sc for sc in data["scenarios"] if sc["key"] == "overload")
     (sample,) = overload["cases"][0]["samples"]
     assert sample["emitted"] == sample["written"] + sample["shed"]
-    assert sample["shed"] > 0  # the slowed writer really was overloaded
+    assert sample["emitted"] == sample["producer_emitted"]
 
 
 def test_harness_runs_as_a_script_too() -> None:
