@@ -11,11 +11,13 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from threading import get_ident
 from typing import Any, Final
 
+import aiofiles.os
+import aiofiles.threadpool
 import anyio
 from anyio.abc import TaskGroup
 
@@ -66,6 +68,21 @@ def _unstarve(fut: concurrent.futures.Future[Any], delay: float, timer: list[Any
         return  # failed: the awaiting writer sees why
     delay = min(delay * 2, _UNSTARVE_MAX_S)
     timer[0] = asyncio.get_running_loop().call_later(delay, _unstarve, fut, delay, timer)
+
+
+class _WriterExecutor(concurrent.futures.ThreadPoolExecutor):
+    """The collector's one writer thread, remembering the last job it was given."""
+
+    latest: concurrent.futures.Future[Any] | None = None
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        fut = super().submit(fn, *args, **kwargs)
+        self.latest = fut
+        return fut
+
+
+_aio_open = aiofiles.os.wrap(TraceFile)
+_aio_fsync = aiofiles.os.wrap(os.fsync)
 
 
 class Collector:
@@ -123,7 +140,8 @@ class Collector:
         self._inflight_events = 0
         self._writing = False
         self._file: TraceFile | None = None
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._executor: _WriterExecutor | None = None
+        self._afile: Any = None
         self._writer_done = threading.Event()
         self._flush_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._waiting_producers = 0
@@ -387,14 +405,15 @@ class Collector:
         # A thread of our own: user code that saturates the default executor
         # cannot stall the trace, and FIFO order is what the shutdown hooks
         # rely on to wait for an in-flight write.
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="asynctrace-writer"
-        )
+        self._executor = _WriterExecutor(max_workers=1, thread_name_prefix="asynctrace-writer")
         try:
-            self._file = await self._loop.run_in_executor(self._executor, TraceFile, str(self.path))
+            self._file = await _aio_open(str(self.path), executor=self._executor)
         except BaseException:
             self._executor.shutdown(wait=False)
             raise
+        # Every write goes through aiofiles on that thread; the shutdown hooks
+        # use self._file directly once the loop can no longer run.
+        self._afile = aiofiles.threadpool.wrap(self._file, executor=self._executor)
         # The trace starts when the caller gets it back, not when we began
         # opening the file: offsets in the views should measure their code.
         self._start_ns = time.time_ns()
@@ -524,10 +543,9 @@ class Collector:
         self._inflight_events = n
         self._writing = True
         try:
-            assert self._file is not None
-            await self._io(self._file.write, blob)
+            await self._aio(self._afile.write(blob))
             if fsync:
-                await self._io(self._file_fsync)
+                await self._afsync()
         except OSError as exc:
             self._writing = False
             if self._state is _CLOSED:
@@ -541,20 +559,31 @@ class Collector:
         self._inflight_events = 0
         self._written += n
 
-    def _file_fsync(self) -> None:
-        if self._file is not None:
-            self._file.fsync()
+    async def _aio(self, op: Awaitable[Any]) -> Any:
+        """Await an aiofiles operation on the writer thread, unstarving it if needed.
 
-    async def _io(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run *fn* on the writer thread; see _UNSTARVE_AFTER_S for the timer."""
+        aiofiles keeps the executor's future to itself; our executor
+        remembers the last one it was handed, which is this operation's, since
+        only the writer submits to it and one operation is in flight.
+        """
         assert self._loop is not None and self._executor is not None
-        cfut = self._executor.submit(fn, *args)
+        executor = self._executor
         timer: list[Any] = [None]
-        timer[0] = self._loop.call_later(_UNSTARVE_AFTER_S, _unstarve, cfut, _UNSTARVE_AFTER_S, timer)
+
+        def unstarve() -> None:
+            fut = executor.latest
+            if fut is not None:
+                _unstarve(fut, _UNSTARVE_AFTER_S, timer)
+
+        timer[0] = self._loop.call_later(_UNSTARVE_AFTER_S, unstarve)
         try:
-            return await asyncio.wrap_future(cfut, loop=self._loop)
+            return await op
         finally:
             timer[0].cancel()
+
+    async def _afsync(self) -> None:
+        assert self._file is not None
+        await self._aio(_aio_fsync(self._file.fileno(), executor=self._executor))
 
     def _count_write_error(self, n: int, exc: OSError) -> None:
         self._write_errors += n
@@ -594,10 +623,9 @@ class Collector:
     async def _write_stop(self) -> None:
         line = self._lines.own_line(self._stop_event(self._reason, self._status))
         try:
-            assert self._file is not None
-            await self._io(self._file.write, line)
+            await self._aio(self._afile.write(line))
             if self._fsync:
-                await self._io(self._file_fsync)
+                await self._afsync()
         except OSError as exc:
             self._count_write_error(0, exc)
         self._finish(self._reason)
