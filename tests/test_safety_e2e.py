@@ -105,3 +105,22 @@ async def test_selective_tracing_keeps_only_the_chosen_kinds(
             pass
         await asynctrace.decision("d", "o")
     assert rec.names() == expected
+
+
+async def test_a_redaction_failure_drops_the_data_and_is_counted(tmp_path: Path) -> None:
+    class Unlistable(dict[str, Any]):
+        """A dict whose keys cannot even be listed: nothing can be checked."""
+
+        def items(self) -> Any:
+            raise RuntimeError("no")
+
+        def __iter__(self) -> Any:
+            raise RuntimeError("no")
+
+    async with recording(tmp_path) as rec:
+        await rec.trace.sink.emit({"event": "weird", "value": Unlistable(api_key="sk-live-1234567890abcdef")})
+        await rec.trace.sink.emit({"event": "fine", "n": 1})
+    assert b"sk-live" not in rec.path.read_bytes()
+    assert rec.find("weird")[0].data == {"redaction_error": "RuntimeError"}
+    assert rec.find("fine")[0].data == {"n": 1}
+    assert rec.counts["processor_errors"] == 1

@@ -53,7 +53,7 @@ class Pipeline:
     costs nothing on Python 3.11 until something raises.
     """
 
-    __slots__ = ("_lock", "_procs", "errors", "filtered")
+    __slots__ = ("_lock", "_procs", "_redactors", "errors", "filtered")
 
     def __init__(self, processors: Iterable[Processor] = ()) -> None:
         procs = list(processors)
@@ -61,11 +61,18 @@ class Pipeline:
             if not callable(proc):
                 raise TypeError(f"processor {i} is not callable: {proc!r}")
         self._procs: list[Processor] = _fuse(procs)
+        self._redactors = [p for p in procs if isinstance(p, Redactor)]
         self._lock = threading.Lock()
         self.filtered = 0
         """Events dropped on purpose by a processor returning None."""
         self.errors = 0
         """Processor calls that raised or returned a non-event."""
+
+    @property
+    def failures(self) -> int:
+        """Processor failures of every kind: ``errors`` plus events whose data a
+        ``Redactor`` had to drop because redacting it failed (it never raises)."""
+        return self.errors + sum(r.failures for r in self._redactors)
 
     @property
     def processors(self) -> tuple[Processor, ...]:

@@ -388,6 +388,7 @@ class Redactor:
         "_sens_exact",
         "_sens_prefixes",
         "_warned",
+        "failures",
     )
 
     def __init__(
@@ -424,6 +425,8 @@ class Redactor:
             self._root_prefix = self._root.rstrip("/") + "/"
         self._cache: dict[str, int] = {}
         self._warned = False
+        self.failures = 0
+        """Events whose data was dropped because redacting it failed."""
 
     def __repr__(self) -> str:
         return (
@@ -445,6 +448,7 @@ class Redactor:
         except Exception as exc:
             # Never pass on what could not be checked: the pipeline would
             # disable a raising redactor and let later events through raw.
+            self.failures += 1
             if not self._warned:
                 self._warned = True
                 _log.warning(

@@ -394,7 +394,7 @@ class Collector:
             write_errors=self._write_errors,
             shed_by_reason=by_reason,
             filtered=self._pipeline.filtered,
-            processor_errors=self._pipeline.errors,
+            processor_errors=self._pipeline.failures,
         )
 
     # ------------------------------------------------------------------ lifecycle
