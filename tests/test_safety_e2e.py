@@ -6,7 +6,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import anyio
+import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import asynctrace
 from asynctrace.testing import recording
@@ -124,3 +128,52 @@ async def test_a_redaction_failure_drops_the_data_and_is_counted(tmp_path: Path)
     assert rec.find("weird")[0].data == {"redaction_error": "RuntimeError"}
     assert rec.find("fine")[0].data == {"n": 1}
     assert rec.counts["processor_errors"] == 1
+
+
+class _Opaque:
+    """Not JSON: the sanitizer falls back to its repr."""
+
+    __slots__ = ()
+
+
+_leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=300),
+    st.binary(max_size=50),
+    st.builds(_Opaque),
+    st.sets(st.integers(), max_size=3),
+)
+_payloads = st.recursive(
+    _leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=8),
+        st.tuples(inner, inner),
+        st.dictionaries(st.one_of(st.text(max_size=10), st.integers()), inner, max_size=8),
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payloads=st.lists(_payloads, min_size=1, max_size=5))
+def test_arbitrary_payloads_become_one_valid_json_line_each_within_the_cap(
+    tmp_path: Path, payloads: list[Any]
+) -> None:
+    cap = 2048
+    path = tmp_path / f"t{len(list(tmp_path.iterdir()))}.jsonl"
+
+    async def main() -> None:
+        async with asynctrace.collector(path, max_event_bytes=cap, max_string_bytes=512) as trace:
+            for p in payloads:
+                await trace.sink.emit({"event": "x", "payload": p})
+
+    anyio.run(main)
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == len(payloads) + 2
+    for line in lines[1:-1]:
+        assert len(line) + 1 <= cap
+        assert isinstance(msgspec.json.decode(line), dict)
+    assert msgspec.json.decode(lines[-1])["data"]["counts"]["written"] == len(payloads)
