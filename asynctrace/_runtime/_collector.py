@@ -707,7 +707,6 @@ def host_metadata() -> dict[str, Any]:
         "host": socket.gethostname(),
         "asynctrace_version": __version__,
         "python_version": platform.python_version(),
-        "argv": list(sys.argv[:1]),
     }
 
 
