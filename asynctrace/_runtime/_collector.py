@@ -8,7 +8,6 @@ import logging
 import os
 import platform
 import socket
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Sequence
