@@ -10,6 +10,7 @@ _TRACE_ID_RE: Final = re.compile(r"[0-9a-f]{32}")
 _SPAN_ID_RE: Final = re.compile(r"[0-9a-f]{16}")
 _ZERO_TRACE: Final = "0" * 32
 _ZERO_SPAN: Final = "0" * 16
+_bits = random.getrandbits
 
 
 def new_trace_id() -> str:
@@ -18,15 +19,17 @@ def new_trace_id() -> str:
     # never repeat their parent's ids; a syscall per id would cost more than
     # the rest of a span.
     while True:
-        tid = f"{random.getrandbits(128):032x}"
+        tid = _bits(128).to_bytes(16).hex()
         if tid != _ZERO_TRACE:
             return tid
 
 
 def new_span_id() -> str:
     """64 random bits as 16 lowercase hex characters (never all zero)."""
+    # to_bytes().hex() is about twice as fast as a format spec; a span id is
+    # made on every span.
     while True:
-        sid = f"{random.getrandbits(64):016x}"
+        sid = _bits(64).to_bytes(8).hex()
         if sid != _ZERO_SPAN:
             return sid
 
