@@ -48,7 +48,8 @@ def test_sigterm_leaves_a_complete_file_and_still_terminates(tmp_path: Path) -> 
     path = tmp_path / "t.jsonl"
     proc = start(RUNNING_COLLECTOR, path)
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=20) == -signal.SIGTERM
+    proc.communicate(timeout=20)
+    assert proc.returncode == -signal.SIGTERM
     events = load_events(path)
     assert_valid_trace(events)
     stop = events[-1]
@@ -64,7 +65,7 @@ def test_sigint_under_asyncio_run_cancels_gracefully_and_closes_the_file(tmp_pat
     path = tmp_path / "t.jsonl"
     proc = start(RUNNING_COLLECTOR, path)
     proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=20)
+    proc.communicate(timeout=20)
     events = load_events(path)
     assert_valid_trace(events)
     assert events[-1].data["reason"] == "cancelled"
@@ -114,7 +115,8 @@ def test_interpreter_exit_with_a_collector_still_open_writes_trace_stop(tmp_path
     # no close: the interpreter exits with the collector open
     """
     proc = start(script, path)
-    assert proc.wait(timeout=20) == 0
+    proc.communicate(timeout=20)
+    assert proc.returncode == 0
     events = load_events(path)
     assert_valid_trace(events)
     assert events[-1].data["reason"] == "atexit"
@@ -125,7 +127,7 @@ def test_sigkill_leaves_valid_jsonl_up_to_the_last_complete_line(tmp_path: Path)
     path = tmp_path / "t.jsonl"
     proc = start(RUNNING_COLLECTOR, path)
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=20)
+    proc.communicate(timeout=20)
     data = path.read_bytes()
     complete = data[: data.rfind(b"\n") + 1]
     events = load_events_bytes(complete)
