@@ -335,3 +335,28 @@ async def test_disabled_tracing_writes_nothing(tmp_path: Path, monkeypatch: pyte
     assert trace.result.path is None
     assert trace.result.reason == "disabled"
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_writer_bug_closes_the_trace_without_breaking_the_program(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from asynctrace._runtime import _lines
+
+    def broken(self: Any, batch: Any) -> Any:
+        raise RuntimeError("writer bug")
+
+    path = tmp_path / "t.jsonl"
+    async with asynctrace.collector(path) as trace:
+        await trace.sink.emit({"event": "before"})
+        await trace.flush()
+        monkeypatch.setattr(_lines.LineEncoder, "encode", broken)
+        await trace.sink.emit({"event": "lost"})
+        await anyio.sleep(0.05)  # the writer fails on it and finishes the file
+        assert trace.sink.emit_nowait({"event": "after"}) is False
+    events = load_events(path)
+    assert_valid_trace(events)
+    assert events[-1].data["reason"] == "writer_error"
+    counts = trace.result.counts
+    assert counts.written == 1
+    assert counts.emitted == counts.written + counts.shed + counts.write_errors
+    assert any("writer bug" in r.getMessage() for r in caplog.records)

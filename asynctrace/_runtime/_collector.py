@@ -33,6 +33,8 @@ from ._stats import Stats, TraceResult
 
 log = logging.getLogger("asynctrace")
 
+# The writer's "batch in hand" when it has none; never mutated.
+_NOTHING_TAKEN: Final[list[Event]] = []
 _OPEN: Final = "open"
 _CLOSING: Final = "closing"
 _CLOSED: Final = "closed"
@@ -137,6 +139,7 @@ class Collector:
         self._buf_bytes = 0
         self._buf_events = 0
         self._inflight_events = 0
+        self._taken: list[Event] = _NOTHING_TAKEN
         self._writing = False
         self._file: TraceFile | None = None
         self._executor: _WriterExecutor | None = None
@@ -521,8 +524,9 @@ class Collector:
                 continue
             if turn_start < 0:
                 turn_start = perf_counter()
-            batch = mailbox.take(self._batch_size)
+            batch = self._taken = mailbox.take(self._batch_size)
             blob, urgent = self._lines.encode(batch)
+            self._taken = _NOTHING_TAKEN
             self._append(blob, len(batch))
             if urgent or self._buf_bytes >= self._batch_bytes:
                 await self._write_buf(fsync=urgent and self._fsync)
@@ -584,7 +588,7 @@ class Collector:
         assert self._file is not None
         await self._aio(_aio_fsync(self._file.fileno(), executor=self._executor))
 
-    def _count_write_error(self, n: int, exc: OSError) -> None:
+    def _count_write_error(self, n: int, exc: Exception) -> None:
         self._write_errors += n
         if not self._warned_write:
             self._warned_write = True
@@ -674,10 +678,16 @@ class Collector:
             else:
                 self._written += self._inflight_events
             self._inflight_events = 0
-        batch = self._mailbox.drain_sync()
+        # What the writer had taken but not encoded when it stopped, then the rest.
+        batch = [*self._taken, *self._mailbox.drain_sync()]
+        self._taken = _NOTHING_TAKEN
         if batch:
-            blob, _ = self._lines.encode(batch)
-            self._append(blob, len(batch))
+            try:
+                blob, _ = self._lines.encode(batch)
+            except Exception as exc:  # the encoder itself is what broke
+                self._count_write_error(len(batch), exc)
+            else:
+                self._append(blob, len(batch))
         blob = b"".join(self._buf)
         n = self._buf_events
         self._buf.clear()
