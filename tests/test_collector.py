@@ -360,3 +360,18 @@ async def test_a_writer_bug_closes_the_trace_without_breaking_the_program(
     assert counts.written == 1
     assert counts.emitted == counts.written + counts.shed + counts.write_errors
     assert any("writer bug" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_stuck_disk_cannot_hang_the_exit_of_the_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_writes(monkeypatch, 1.5)  # every write takes longer than we will wait
+    path = tmp_path / "stuck.jsonl"
+    with anyio.fail_after(1.2):
+        async with asynctrace.collector(path, shutdown_timeout=0.2) as trace:
+            for i in range(10):
+                await trace.sink.emit({"event": "e", "i": i})
+    counts = trace.result.counts
+    assert counts.emitted == 10
+    assert counts.emitted == counts.written + counts.shed + counts.write_errors
+    assert counts.write_errors > 0

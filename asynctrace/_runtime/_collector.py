@@ -153,6 +153,7 @@ class Collector:
         # Spans started in this trace and not yet stopped, so closing can end them.
         self.open_spans: dict[str, Span] = {}
         self._writer_exited = False
+        self._writer_scope = anyio.CancelScope(shield=True)
 
         # Counters touched only on the loop thread...
         self._emitted = 0
@@ -471,7 +472,14 @@ class Collector:
                     self._shutdown_timeout,
                     self.path,
                 )
-            self.close_sync(self._reason)
+            # We already waited shutdown_timeout: a write still in flight now
+            # gets only a moment more before it is taken as stuck.
+            self.close_sync(self._reason, wait=0.05)
+        if not self._writer_exited:
+            # Still awaiting a stuck write: stop it, or the task group would
+            # wait for it forever.  (Cancelling a shielded scope from the
+            # inside is what its shield does not prevent.)
+            self._writer_scope.cancel()
 
     # ------------------------------------------------------------------ writer
 
@@ -485,7 +493,7 @@ class Collector:
         try:
             # Shielded: an outer cancel scope must not stop the writer before
             # the close path has drained it; the close path stops it.
-            with anyio.CancelScope(shield=True):
+            with self._writer_scope:
                 await self._writer_loop()
         except asyncio.CancelledError:
             # Cancelled from outside anyio (e.g. asyncio.run tearing down a
@@ -633,12 +641,14 @@ class Collector:
             self._count_write_error(0, exc)
         self._finish(self._reason)
 
-    def _finish(self, reason: str) -> None:
+    def _finish(self, reason: str, *, close_file: bool = True) -> None:
         self._state = _CLOSED
         self._result = TraceResult(
             path=self.path, trace_id=self.trace_id, counts=self._counts(), reason=reason
         )
-        if self._file is not None:
+        # A file whose write is stuck in the writer thread is left to that
+        # thread: closing it under the write could hang this one too.
+        if self._file is not None and close_file:
             try:
                 self._file.close()
             except OSError:
@@ -654,27 +664,38 @@ class Collector:
 
     # ------------------------------------------------------------------ shutdown hooks
 
-    def close_sync(self, reason: str) -> None:
+    def close_sync(self, reason: str, *, wait: float | None = None) -> None:
         """Finish the trace without the event loop: drain, write, stop.
 
-        Called by the signal and atexit hooks (and when the writer itself
-        fails).  It waits for an in-flight write by queueing behind it on the
-        writer's executor, accounts for it, then writes what is left from this
-        thread.
+        Called by the signal and atexit hooks, when the writer itself fails,
+        and when the close path gave up waiting for the writer.  It waits (at
+        most *wait* seconds, default ``shutdown_timeout``) for an in-flight
+        write by queueing behind it on the writer's thread, accounts for it,
+        then writes what is left from this thread.  If the in-flight write is
+        still stuck (a hung disk), it writes nothing more -- another write
+        would hang too -- and counts everything unwritten as write_errors.
         """
         if self._state is _CLOSED:
             return
         self._end_open_spans()
         self._state = _CLOSED
         status = "aborted" if reason in ("signal", "atexit") else self._status
+        stuck = False
         if self._executor is not None:
             try:
-                self._executor.submit(lambda: None).result(timeout=self._shutdown_timeout)
-            except (RuntimeError, concurrent.futures.TimeoutError):
+                self._executor.submit(lambda: None).result(
+                    timeout=self._shutdown_timeout if wait is None else wait
+                )
+            except RuntimeError:
                 pass  # interpreter shutdown has already joined the thread
+            except concurrent.futures.TimeoutError:
+                stuck = True
         if self._inflight_events:
-            if self._file is not None and self._file.last_error is not None:
-                self._count_write_error(self._inflight_events, self._file.last_error)
+            err = None if self._file is None else self._file.last_error
+            if stuck:
+                self._count_write_error(self._inflight_events, TimeoutError("a write is stuck"))
+            elif err is not None:
+                self._count_write_error(self._inflight_events, err)
             else:
                 self._written += self._inflight_events
             self._inflight_events = 0
@@ -692,22 +713,29 @@ class Collector:
         n = self._buf_events
         self._buf.clear()
         self._buf_events = self._buf_bytes = 0
-        if self._file is not None and blob:
+        file = None if stuck else self._file
+        if file is not None and blob:
             try:
-                self._file.write(blob)
+                file.write(blob)
                 self._written += n
             except OSError as exc:
                 self._count_write_error(n, exc)
         elif n:
-            self._count_write_error(n, OSError("trace file is not open"))
-        stop = self._lines.own_line(self._stop_event(reason, status))
-        if self._file is not None:
+            self._count_write_error(n, OSError("the trace file cannot be written"))
+        if file is None:
+            log.warning(
+                "asynctrace: %s could not be finished (its writes are stuck); "
+                "the counts are in trace.result only",
+                self.path,
+            )
+        else:
+            stop = self._lines.own_line(self._stop_event(reason, status))
             try:
-                self._file.write(stop)
-                self._file.fsync()
+                file.write(stop)
+                file.fsync()
             except OSError as exc:
                 self._count_write_error(0, exc)
-        self._finish(reason)
+        self._finish(reason, close_file=not stuck)
 
 
 def host_metadata() -> dict[str, Any]:
