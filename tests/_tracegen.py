@@ -376,8 +376,8 @@ async def record_agent(trace_dir: Path, *, points: int = 50) -> tuple[Path, Path
                     llm.set(input_tokens=1200, output_tokens=340, cost_usd=0.004)
                 try:
                     async with asyncio.TaskGroup() as tg:
-                        tg.create_task(tool("search", 0.004))
-                        tg.create_task(tool("fetch", 0.006))
+                        tg.create_task(tool("search", 0.4))  # cancelled by flaky long before
+                        tg.create_task(tool("fetch", 0.6))
                         tg.create_task(tool("flaky", 0.001, fail=True))
                 except* TimeoutError:
                     await asynctrace.emit(

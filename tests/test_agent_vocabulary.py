@@ -90,7 +90,7 @@ async def test_point_events_carry_the_documented_fields(tmp_path: Path) -> None:
     assert rec.find("checkpoint")[0].data == {"phase": "plan", "status": "started"}
     (call,) = rec.find("tool.call")
     assert (call.status, call.duration_ns, call.data["result"]) == ("error", 5, 2)
-    assert rec.find("turn.start")[0].data == {"name": "turn 3", "turn": 3}
+    assert rec.find("turn.start")[0].data == {"name": "turn", "turn": 3}
 
 
 async def test_run_spans_lift_agent_id_and_write_agent_config_once(tmp_path: Path) -> None:

@@ -188,7 +188,7 @@ def turn(index: int, *, name: str | None = None, **attrs: Any) -> Span | NoopSpa
     collectors = COLLECTORS.get()
     if not collectors:
         return NOOP_SPAN
-    return Span(name or f"turn {index}", "turn", {"turn": index, **attrs}, collectors)
+    return Span(name or "turn", "turn", {"turn": index, **attrs}, collectors)
 
 
 def run(name: str, *, input: Any = None, **attrs: Any) -> Span | NoopSpan:
