@@ -22,6 +22,7 @@ async def main(path):
         for i in range(500):
             trace.sink.emit_nowait({"event": "work", "i": i})
         async with asynctrace.span("forever", kind="run"):
+            await trace.flush()  # something is on disk before anyone signals us
             print("ready", flush=True)
             while True:
                 await trace.sink.emit({"event": "tick"})
