@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import stat
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,27 @@ def slow_writes(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
         return original(self, b)
 
     monkeypatch.setattr(_file.TraceFile, "write", write)
+
+
+def gated_writes(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Writes of the trace file wait while the returned gate is clear (a hung disk)."""
+    gate = threading.Event()
+    gate.set()
+    original = _file.TraceFile.write
+
+    def write(self: _file.TraceFile, b: Any, /) -> int:
+        gate.wait(10)
+        return original(self, b)
+
+    monkeypatch.setattr(_file.TraceFile, "write", write)
+    return gate
+
+
+async def wait_until_taken(trace: asynctrace.Collector) -> None:
+    """Until the writer has taken the one event a 1-slot mailbox held."""
+    with anyio.fail_after(5):
+        while not trace.has_room():
+            await anyio.sleep(0.005)
 
 
 async def test_events_are_written_in_order_with_gapless_seq(tmp_path: Path) -> None:
@@ -90,17 +112,18 @@ async def test_awaited_emit_waits_for_room_instead_of_shedding(
 async def test_awaited_emit_suspends_the_producer_while_the_mailbox_is_full(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    slow_writes(monkeypatch, 0.2)
-    async with recording(tmp_path, max_mailbox_len=3, batch_size=1) as rec:
-        await rec.trace.flush()  # trace.start is out of the way
+    gate = gated_writes(monkeypatch)
+    async with recording(tmp_path, max_mailbox_len=1, batch_size=1) as rec:
+        await rec.trace.flush()
+        gate.clear()
         rec.trace.sink.emit_nowait({"event": "first"})
-        await anyio.sleep(0.05)  # the writer takes it and blocks in a slow write
-        for i in range(3):
-            rec.trace.sink.emit_nowait({"event": "fill", "i": i})
+        await wait_until_taken(rec.trace)  # the writer is stuck writing it
+        assert rec.trace.sink.emit_nowait({"event": "fill"}) is True
         assert not rec.trace.has_room()
         task = asyncio.create_task(rec.trace.sink.emit({"event": "blocked"}))
         await asyncio.sleep(0.05)  # the task runs, finds no room, and suspends
         assert not task.done()
+        gate.set()
         assert await task is True  # resumed once the writer made room
     assert rec.names()[-1] == "blocked"
     assert rec.counts["shed"] == 0, (rec.counts, rec.names())
@@ -109,12 +132,15 @@ async def test_awaited_emit_suspends_the_producer_while_the_mailbox_is_full(
 async def test_awaited_emit_with_timeout_sheds_when_no_room_appears(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    slow_writes(monkeypatch, 0.3)
+    gate = gated_writes(monkeypatch)
     async with recording(tmp_path, max_mailbox_len=1, batch_size=1) as rec:
-        await rec.trace.sink.emit({"event": "a"})
-        await anyio.sleep(0.01)  # the writer takes "a" and blocks in its slow write
-        await rec.trace.sink.emit({"event": "b"})
-        assert await rec.trace.sink.emit({"event": "c"}, timeout=0.01) is False
+        await rec.trace.flush()
+        gate.clear()
+        rec.trace.sink.emit_nowait({"event": "a"})
+        await wait_until_taken(rec.trace)  # the writer is stuck writing "a"
+        assert rec.trace.sink.emit_nowait({"event": "b"}) is True  # the mailbox is full now
+        assert await rec.trace.sink.emit({"event": "c"}, timeout=0.05) is False
+        gate.set()
     assert rec.counts["shed_by_reason"]["timeout"] == 1
     assert rec.names() == ["a", "b"]
 
