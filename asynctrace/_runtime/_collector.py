@@ -185,21 +185,8 @@ class Collector:
         """Offer a built event without waiting; safe from any thread."""
         if get_ident() != self._loop_thread:
             return self._offer_threadsafe_nowait(ev)
-        # _prepare and _accept_nowait, inlined: this is the per-event path.
-        ev.trace_id = self.trace_id
-        prepared = self._pipeline(ev)
-        if prepared is None:
-            return False
-        self._emitted += 1
-        if self._state is not _OPEN:
-            self._shed_closed += 1
-            return False
-        mailbox = self._mailbox
-        if len(mailbox.items) >= self._max_mailbox_len:
-            self._shed_full += 1
-            return False
-        mailbox.push(prepared)
-        return True
+        prepared = self._prepare(ev)
+        return prepared is not None and self._accept_nowait(prepared)
 
     def offer_if_room(self, ev: Event) -> bool:
         """``offer_nowait`` unless the mailbox is full on the loop thread.
@@ -213,32 +200,30 @@ class Collector:
             return True
         if self._state is _OPEN and len(self._mailbox.items) >= self._max_mailbox_len:
             return False
-        ev.trace_id = self.trace_id
-        prepared = self._pipeline(ev)
-        if prepared is None:
-            return True
-        self._emitted += 1
-        if self._state is not _OPEN:
-            self._shed_closed += 1
-            return True
-        mailbox = self._mailbox
-        if len(mailbox.items) >= self._max_mailbox_len:  # a processor emitted meanwhile
-            self._shed_full += 1
-            return True
-        mailbox.push(prepared)
+        prepared = self._prepare(ev)
+        if prepared is not None:
+            # The mailbox can still be full here if a processor emitted.
+            self._accept_nowait(prepared)
         return True
 
+    def _push_if_room(self, ev: Event) -> bool:
+        """Accept *ev* (counted as emitted) if the trace is open and has room."""
+        if self._state is _OPEN and len(self._mailbox.items) < self._max_mailbox_len:
+            self._emitted += 1
+            self._mailbox.push(ev)
+            return True
+        return False
+
     def _accept_nowait(self, ev: Event) -> bool:
+        """Accept *ev*, or shed it, counted by reason."""
+        if self._push_if_room(ev):
+            return True
         self._emitted += 1
-        if self._state is not _OPEN:
-            self._shed_closed += 1
-            return False
-        mailbox = self._mailbox
-        if len(mailbox.items) >= self._max_mailbox_len:
+        if self._state is _OPEN:
             self._shed_full += 1
-            return False
-        mailbox.push(ev)
-        return True
+        else:
+            self._shed_closed += 1
+        return False
 
     async def offer(self, ev: Event, timeout: float | None = None) -> bool:
         """Offer a built event, waiting while the mailbox is full."""
@@ -248,12 +233,7 @@ class Collector:
         prepared = self._prepare(ev)
         if prepared is None:
             return False
-        mailbox = self._mailbox
-        if self._state is _OPEN and len(mailbox.items) < self._max_mailbox_len:
-            self._emitted += 1
-            mailbox.push(prepared)
-            return True
-        return await self._wait_and_put(prepared, timeout)
+        return self._push_if_room(prepared) or await self._wait_and_put(prepared, timeout)
 
     async def _wait_and_put(self, ev: Event, timeout: float | None) -> bool:
         self._emitted += 1
@@ -330,12 +310,7 @@ class Collector:
         return fut.result()
 
     async def _put_prepared(self, ev: Event, timeout: float | None) -> bool:
-        mailbox = self._mailbox
-        if self._state is _OPEN and len(mailbox.items) < self._max_mailbox_len:
-            self._emitted += 1
-            mailbox.push(ev)
-            return True
-        return await self._wait_and_put(ev, timeout)
+        return self._push_if_room(ev) or await self._wait_and_put(ev, timeout)
 
     # ------------------------------------------------------------------ public handle
 
