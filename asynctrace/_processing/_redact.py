@@ -556,14 +556,7 @@ class Redactor:
             if p is REDACTED_PATH:
                 return p
             s = p
-        if len(s) >= MIN_SECRET_LEN:
-            m = _SECRET_SEARCH(s)
-            if m is not None:
-                s = _mask(s, m)
-        for rx in self._patterns:
-            if rx.search(s) is not None:
-                s = rx.sub(_user_repl, s)
-        return s
+        return self._scan(s)
 
     def _path(self, s: str, pathkey: bool) -> str:
         """``s`` starts with "/" or "~"; a whole-string path is rewritten."""
