@@ -76,8 +76,7 @@ class _Collect:
             self.lane_base.append(len(self.lanes))
             ordered = sorted(lay.lanes, key=lambda lane: lane.rank)
             self.lanes.extend(
-                {"proc": index, "name": lane.name, "thread_id": lane.thread_id}
-                for lane in ordered
+                {"proc": index, "name": lane.name, "thread_id": lane.thread_id} for lane in ordered
             )
         self.spans: list[list[Any]] = []
         self.events: list[list[Any]] = []
@@ -199,9 +198,7 @@ class _Collect:
             elif status in status_counts:
                 status_counts[status] += 1
             if status == "error":
-                errors.append(
-                    {"span": n, "what": row[7], "message": error_text(data) or "error"}
-                )
+                errors.append({"span": n, "what": row[7], "message": error_text(data) or "error"})
             if kind not in ("tool", "llm") or status is None:
                 continue
             name = data.get("model") if kind == "llm" else None
@@ -215,9 +212,7 @@ class _Collect:
         for n, row in enumerate(self.events):
             last = max(last, row[3])
             if row[1] == "error" or row[9] == "error":
-                errors.append(
-                    {"event": n, "what": row[1], "message": error_text(row[7]) or row[2]}
-                )
+                errors.append({"event": n, "what": row[1], "message": error_text(row[7]) or row[2]})
         latency = [
             {"kind": kind, "name": label, **latency_stats(values, failures.get((kind, label), 0))}
             for (kind, label), values in sorted(durations.items())

@@ -210,7 +210,7 @@
       const dot = el("span", "dot");
       dot.style.background = kindColor(s[6], s[8]);
       name.appendChild(dot);
-      name.appendChild(document.createTextNode(s[7]));
+      name.appendChild(el("span", "label", s[7]));
       const st = statusOf(id);
       if (st !== "ok") name.appendChild(el("span", "badge " + st, st));
       div.appendChild(name);
@@ -510,6 +510,7 @@
       for (let d = 0; d < rowsOf.length; d++) drawRow(rowsOf[d], top + d * ROWH);
       drawMarkers(laneEvents[l], top);
     }
+    drawLinks();
     ctx.restore();
     // Lane labels
     ctx.fillStyle = colors.bg; ctx.fillRect(0, AXIS, LABEL_W, H - AXIS);
@@ -541,6 +542,27 @@
     }
     ctx.fillText("+" + fmtDur(Math.max(0, v0)) + " … +" + fmtDur(v1), 6, AXIS / 2);
     ctx.strokeStyle = colors.line; ctx.beginPath(); ctx.moveTo(0, AXIS - 0.5); ctx.lineTo(W, AXIS - 0.5); ctx.stroke();
+  }
+  // The selected span's links to a parent or children on other lanes (or in
+  // other processes), which the nesting on one lane cannot show.
+  function drawLinks() {
+    if (selected < 0 || selected >= N) return;
+    const links = [];
+    for (const c of childSpans[selected] || []) if (S[c][2] !== S[selected][2]) links.push([selected, c]);
+    const p = S[selected][1];
+    if (p >= 0 && S[p][2] !== S[selected][2]) links.push([p, selected]);
+    const barTop = (i) => AXIS + laneY[S[i][2]] - scrollY + S[i][3] * ROWH;
+    ctx.strokeStyle = colors.fg; ctx.fillStyle = colors.fg; ctx.lineWidth = 1.5; ctx.globalAlpha = 0.8;
+    for (const [a, b] of links.slice(0, 500)) {
+      const x = Math.max(xOf(Math.max(S[b][4], S[a][4])), LABEL_W + 2);
+      const ya = barTop(a), yb = barTop(b);
+      const down = yb > ya;
+      const y1 = down ? ya + ROWH - 2 : ya + 1, y2 = down ? yb + 1 : yb + ROWH - 2;
+      ctx.beginPath(); ctx.moveTo(x, y1); ctx.lineTo(x, y2); ctx.stroke();
+      const d = down ? -5 : 5;
+      ctx.beginPath(); ctx.moveTo(x, y2); ctx.lineTo(x - 4, y2 + d); ctx.lineTo(x + 4, y2 + d); ctx.closePath(); ctx.fill();
+    }
+    ctx.globalAlpha = 1; ctx.lineWidth = 1;
   }
   const charW = 6.2;
   function clipText(s, px) {
@@ -779,7 +801,7 @@
       [sm.traces > 1 ? "spans in " + sm.traces + " traces" : "spans", sm.spans],
       ["llm calls", llm],
       ["tool calls", tools],
-      ["tokens in → out", fmtTok(sm.totals.input_tokens) + " → " + fmtTok(sm.totals.output_tokens)],
+      ["tokens in / out", fmtTok(sm.totals.input_tokens) + " / " + fmtTok(sm.totals.output_tokens)],
       [sm.totals.unpriced ? "cost (+" + sm.totals.unpriced + " unpriced)" : "cost", fmtCost(sm.totals.cost_usd)],
       ["errors", sm.error_count, sm.error_count ? "bad" : ""],
       ["cancelled", sm.cancelled, sm.cancelled ? "warn" : ""],
@@ -804,7 +826,7 @@
       sm.models.map((m) => [m.model, m.calls, fmtTok(m.input_tokens), fmtTok(m.output_tokens), fmtTok(m.cached_tokens),
         m.unpriced ? (m.unpriced === m.calls ? "unknown" : fmtCost(m.cost_usd) + " + " + m.unpriced + " unpriced") : fmtCost(m.cost_usd)]),
       [0, 1, 1, 1, 1, 1]));
-    const errs = el("div");
+    const errs = el("div", "errors");
     if (!sm.errors.length) errs.appendChild(el("p", "ok-text", "No errors."));
     for (const e of sm.errors.slice(0, 200)) {
       const p = el("div");
