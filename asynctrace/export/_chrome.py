@@ -8,10 +8,12 @@ one), named for what they hold and sorted in span-tree order.
 
 Where the viewer cannot show a parent by nesting (a child on another lane,
 a child trace in another process), a flow arrow links parent to child: a
-``ph: "s"`` right after the parent's slice and a ``ph: "f"`` (bound to the
-next slice on its track) right before the child's.  Both sit at their
-slice's start time, so a viewer that keeps file order for equal times, as
-Perfetto and chrome://tracing do, binds them to exactly those slices.
+``ph: "s"`` at the parent's start and a ``ph: "f"`` (``bp: "e"``: bound to
+the enclosing slice) at the child's.  Perfetto binds a flow event to the
+innermost slice open on its track once every slice starting at that time
+is in, and the layout lets no other slice start on a lane at the same time
+as one, so each flow binds to exactly its two slices (checked against
+Perfetto v52's importer).
 """
 
 from __future__ import annotations
@@ -218,7 +220,7 @@ class _Export:
         return out
 
     def _flow(self, phase: str, flow: int, at_ns: int, track: _Track) -> dict[str, Any]:
-        return {
+        event: dict[str, Any] = {
             "ph": phase,
             "id": flow,
             "name": "child",
@@ -227,6 +229,9 @@ class _Export:
             "tid": track.tid,
             "ts": _us(at_ns - self.t0),
         }
+        if phase == "f":
+            event["bp"] = "e"
+        return event
 
 
 def to_chrome_trace(source: str | os.PathLike[str] | TraceTree) -> dict[str, Any]:

@@ -6,9 +6,11 @@ on one thread track: the innermost slice still open when an event begins is
 its parent, and a slice is closed at its end (``end <= ts``).  So:
 
 - a span goes on its parent's lane when its parent is the innermost open
-  slice there, it ends within its parent, and it covers none of its parent's
-  point events; otherwise it starts a stack of its own on the first lane that
-  is empty at that moment (the viewers then link it to its parent by a flow);
+  slice there, it ends within its parent, it covers none of its parent's
+  point events, and nothing else started on that lane at the same moment
+  (Perfetto orders simultaneous starts by itself); otherwise it starts a
+  stack of its own on the first lane that is empty at that moment (the
+  viewers then link it to its parent by a flow);
 - a point event goes on its span's lane when that span is innermost there
   (which the rule above keeps true inside the span), else on an empty lane;
 - spans recorded on another OS thread (``thread_id``) get lanes of their own,
@@ -96,12 +98,21 @@ class TraceLayout:
 
 
 class _Stack:
-    __slots__ = ("group", "items", "ordinal")
+    __slots__ = ("group", "items", "last_span_start", "last_start", "ordinal")
 
     def __init__(self, group: int | None, ordinal: int) -> None:
         self.group = group
         self.ordinal = ordinal
         self.items: list[tuple[int, SpanNode]] = []
+        # Perfetto orders what starts at the same time on a track by itself
+        # (longer slices first, instants after, flows last), not by file
+        # order: one start per time and lane keeps the nesting ours (point
+        # events at one time may share it: each closes the one before).
+        self.last_start = -1 << 62
+        self.last_span_start = -1 << 62
+
+    def free_at(self, at_ns: int) -> bool:
+        return self.last_start < at_ns and self.top(at_ns) is None
 
     def top(self, at_ns: int) -> SpanNode | None:
         items = self.items
@@ -183,7 +194,7 @@ def layout(tree: TraceTree, threads: Mapping[str, int] | None = None) -> TraceLa
 
     def free_lane(group: int | None, at_ns: int) -> int:
         for i, stack in enumerate(stacks):
-            if stack.group == group and stack.top(at_ns) is None:
+            if stack.group == group and stack.free_at(at_ns):
                 return i
         per_group[group] = per_group.get(group, 0) + 1
         stacks.append(_Stack(group, per_group[group]))
@@ -200,7 +211,8 @@ def layout(tree: TraceTree, threads: Mapping[str, int] | None = None) -> TraceLa
             if parent is not None and home is not None and stacks[home.lane].group == group:
                 stack = stacks[home.lane]
                 if (
-                    stack.top(start) is parent
+                    stack.last_start < start
+                    and stack.top(start) is parent
                     and end <= ends[parent.key]
                     and not _covers(instants.get(parent.key), start, end)
                 ):
@@ -210,18 +222,22 @@ def layout(tree: TraceTree, threads: Mapping[str, int] | None = None) -> TraceLa
                 lane = free_lane(group, start)
             depth = len(stacks[lane].items)
             stacks[lane].items.append((end, node))
+            stacks[lane].last_start = stacks[lane].last_span_start = start
             p = Placed(start, end, lane, depth, nested, node=node)
             where[node.key] = p
         else:
             home = where.get(owner.key) if owner is not None else None
             lane = -1
-            if owner is not None and home is not None and stacks[home.lane].top(start) is owner:
-                lane = home.lane
+            if owner is not None and home is not None:
+                stack = stacks[home.lane]
+                if stack.last_span_start < start and stack.top(start) is owner:
+                    lane = home.lane
             nested = lane >= 0
             if not nested:
                 group = stacks[home.lane].group if home is not None else None
                 lane = free_lane(group, start)
             depth = len(stacks[lane].items)
+            stacks[lane].last_start = start
             p = Placed(start, start, lane, depth, nested, event=what, owner=owner)
         placed.append(p)
 
@@ -232,8 +248,9 @@ def layout(tree: TraceTree, threads: Mapping[str, int] | None = None) -> TraceLa
 def _covers(times: list[int] | None, start: int, end: int) -> bool:
     if not times:
         return False
+    # A zero-length span still takes its moment (see _Stack.last_start).
     i = bisect.bisect_left(times, start)
-    return i < len(times) and times[i] < end
+    return i < len(times) and times[i] < max(end, start + 1)
 
 
 def _name_lanes(tree: TraceTree, stacks: list[_Stack], placed: list[Placed]) -> list[Lane]:
