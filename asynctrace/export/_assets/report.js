@@ -520,6 +520,7 @@
       ctx.fillStyle = colors.fg;
       ctx.fillText(clipText(D.lanes[l].name, LABEL_W - 22), 14, top + ROWH / 2);
     }
+    ctx.strokeStyle = colors.line; ctx.beginPath(); ctx.moveTo(LABEL_W + 0.5, AXIS); ctx.lineTo(LABEL_W + 0.5, H); ctx.stroke();
     for (const [p, y] of procY) {
       const top = AXIS + y - scrollY;
       if (top > H || top + PROC_H < AXIS) continue;
@@ -529,7 +530,6 @@
       ctx.fillText(clipText(procLabel(p) + (pr.parent >= 0 ? "  ← " + S[pr.parent][7] : "") + "  · " + pr.started, W - 12), 6, top + PROC_H / 2 - 1);
       ctx.font = "11px system-ui, sans-serif";
     }
-    ctx.strokeStyle = colors.line; ctx.beginPath(); ctx.moveTo(LABEL_W + 0.5, AXIS); ctx.lineTo(LABEL_W + 0.5, H); ctx.stroke();
     // Axis
     ctx.fillStyle = colors.bg; ctx.fillRect(0, 0, W, AXIS);
     const step = niceStep(v1 - v0, W - LABEL_W);
@@ -606,7 +606,7 @@
         for (let sx = Math.max(bx, x1 - 24); sx < x1; sx += 6) ctx.fillRect(sx, y + 1, 3, ROWH - 3);
       }
       if (i === selected) {
-        ctx.globalAlpha = 1; ctx.strokeStyle = colors.sel; ctx.lineWidth = 2;
+        ctx.globalAlpha = 1; ctx.strokeStyle = colors.fg; ctx.lineWidth = 2;
         ctx.strokeRect(bx - 1, y, bw + 2, ROWH - 1); ctx.lineWidth = 1;
       }
       if (bw > 28) {
@@ -636,7 +636,7 @@
       ctx.beginPath();
       ctx.moveTo(x, y - 6); ctx.lineTo(x + 5, y); ctx.lineTo(x, y + 6); ctx.lineTo(x - 5, y); ctx.closePath();
       ctx.fill(); ctx.stroke();
-      if (N + j === selected) { ctx.strokeStyle = colors.sel; ctx.lineWidth = 2; ctx.stroke(); ctx.lineWidth = 1; }
+      if (N + j === selected) { ctx.strokeStyle = colors.fg; ctx.lineWidth = 2; ctx.stroke(); ctx.lineWidth = 1; }
     }
     ctx.globalAlpha = 1;
   }
@@ -804,8 +804,7 @@
       ["tokens in / out", fmtTok(sm.totals.input_tokens) + " / " + fmtTok(sm.totals.output_tokens)],
       [sm.totals.unpriced ? "cost (+" + sm.totals.unpriced + " unpriced)" : "cost", fmtCost(sm.totals.cost_usd)],
       ["errors", sm.error_count, sm.error_count ? "bad" : ""],
-      ["cancelled", sm.cancelled, sm.cancelled ? "warn" : ""],
-      ["open", sm.open, sm.open ? "warn" : ""],
+      ["cancelled · open", sm.cancelled + " · " + sm.open, sm.cancelled || sm.open ? "warn" : ""],
       ["shed · write errors", shed + " · " + writeErrors, shed || writeErrors ? "bad" : "ok"],
     ];
     for (const [label, value, cls] of cards) {
