@@ -188,6 +188,13 @@ def _pid_of(model: Model, sub: TraceTree) -> int:
     return model.spans[key].track[0]
 
 
+def export_checked(trace: TraceFile, folder: Path) -> tuple[dict[str, Any], Model]:
+    """Write the trace, export it, and check the export's structure."""
+    path = trace.write(folder)
+    data = to_chrome_trace(path)
+    return data, assert_perfetto_structure(data, path)
+
+
 def complete_events(data: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for e in data["traceEvents"] if e["ph"] == "X"]
 
@@ -294,9 +301,7 @@ def test_a_point_event_nests_under_its_span_not_under_a_concurrent_sibling(
     t.stop(turn, 30, name="turn", turn=1)
     t.stop(run, 31, name="siblings")
     t.close(32)
-    path = t.write(tmp_path)
-    data = to_chrome_trace(path)
-    model = assert_perfetto_structure(data, path)
+    data, model = export_checked(t, tmp_path)
     [error] = list(model.instants.values())
     assert error.parent is model.spans[turn]
     assert model.spans[search].parent is None  # moved to its own lane, linked by a flow
@@ -316,9 +321,7 @@ def test_lanes_are_named_for_every_span_they_hold(tmp_path: Path) -> None:
     t.stop(pubmed, 6, name="pubmed")
     t.stop(run, 7, name="lanes")
     t.close(8)
-    path = t.write(tmp_path)
-    data = to_chrome_trace(path)
-    model = assert_perfetto_structure(data, path)
+    data, model = export_checked(t, tmp_path)
     names = thread_names(data)
     for s in model.slices:
         if s.depth == 0 and s.event["ph"] == "X":
@@ -396,9 +399,7 @@ def test_spans_run_on_another_thread_get_that_threads_lane(tmp_path: Path) -> No
     t.stop(local, 3, name="local")
     t.stop(run, 10, name="threads")
     t.close(11)
-    path = t.write(tmp_path)
-    data = to_chrome_trace(path)
-    model = assert_perfetto_structure(data, path)
+    data, model = export_checked(t, tmp_path)
     names = thread_names(data)
     hopped = model.spans["00000000000000aa"]
     assert names[hopped.track] == "thread 31337"

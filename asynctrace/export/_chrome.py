@@ -30,7 +30,7 @@ from .._events._codec import ENCODER
 from .._reading._detail import error_text
 from .._reading._tree import SpanNode, TraceTree, load_tree
 from .._version import __version__
-from ._layout import Placed, TraceLayout, event_title, iter_layouts, span_label
+from ._layout import Placed, TraceLayout, event_title, layouts, span_label
 
 _NS_PER_US: Final = 1000.0
 FLOW_CATEGORY: Final = "link"
@@ -93,9 +93,7 @@ class _Track:
 class _Export:
     def __init__(self, tree: TraceTree) -> None:
         self.tree = tree
-        self.layouts = list(iter_layouts(tree))
-        starts = [p.start_ns for lay in self.layouts for p in lay.placed]
-        self.t0 = min([tree.t0_ns, *starts])
+        self.layouts, self.t0 = layouts(tree)
         self.tracks: list[list[_Track]] = []
         tids = itertools.count(len(self.layouts) + 1)
         for pid, lay in enumerate(self.layouts, start=1):

@@ -23,7 +23,7 @@ sits in the span tree, so the timeline reads in the tree's order.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -301,7 +301,10 @@ def _lane_name(stack: _Stack, tops: list[Placed]) -> str:
     return f"{len(labels)} spans: {labels[0]}, {labels[1]}, …"
 
 
-def iter_layouts(tree: TraceTree) -> Iterator[TraceLayout]:
-    """The layout of a trace and of each joined child trace, parents first."""
-    for sub in tree.traces():
-        yield layout(sub)
+def layouts(tree: TraceTree) -> tuple[list[TraceLayout], int]:
+    """The layout of a trace and of each joined child trace, parents first,
+    and time zero for all of them: the earliest of the root's start and
+    anything placed."""
+    laid = [layout(sub) for sub in tree.traces()]
+    t0 = min([tree.t0_ns, *(p.start_ns for lay in laid for p in lay.placed)])
+    return laid, t0

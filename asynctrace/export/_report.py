@@ -23,7 +23,7 @@ from .._reading._summaryview import latency_stats
 from .._reading._tree import SpanNode, TraceTree, load_tree
 from .._version import __version__
 from ._chrome import wall_clock
-from ._layout import TraceLayout, event_title, iter_layouts, span_label
+from ._layout import TraceLayout, event_title, layouts, span_label
 
 _HEALTH_KEYS: Final = (
     "emitted",
@@ -67,9 +67,7 @@ class _Collect:
 
     def __init__(self, tree: TraceTree) -> None:
         self.tree = tree
-        self.layouts = list(iter_layouts(tree))
-        starts = [p.start_ns for lay in self.layouts for p in lay.placed]
-        self.t0 = min([tree.t0_ns, *starts])
+        self.layouts, self.t0 = layouts(tree)
         self.lane_base: list[int] = []
         self.lanes: list[dict[str, Any]] = []
         for index, lay in enumerate(self.layouts):

@@ -396,6 +396,13 @@
   }
 
   // ---------------------------------------------------------------- timeline
+  // The system's light or dark preference, until the toggle overrides it.
+  const systemDark = matchMedia("(prefers-color-scheme: dark)");
+  let themeChosen = false;
+  function applySystemTheme() {
+    if (!themeChosen) document.documentElement.dataset.theme = systemDark.matches ? "dark" : "light";
+  }
+  applySystemTheme();
   const css = getComputedStyle(document.documentElement);
   let colors = {};
   function readColors() {
@@ -898,12 +905,14 @@
     if (ev.key === "Escape") { filterBox.value = ""; applyFilter(""); treeBox.focus(); }
     if (ev.key === "Enter") { clearTimeout(filterTimer); applyFilter(filterBox.value); }
   });
+  function repaint() { readColors(); renderTree(); drawTimeline(); }
   function theme() {
     const root = document.documentElement;
-    const dark = root.dataset.theme ? root.dataset.theme === "dark" : matchMedia("(prefers-color-scheme: dark)").matches;
-    root.dataset.theme = dark ? "light" : "dark";
-    readColors(); renderTree(); drawTimeline();
+    themeChosen = true;
+    root.dataset.theme = root.dataset.theme === "dark" ? "light" : "dark";
+    repaint();
   }
+  systemDark.addEventListener("change", () => { applySystemTheme(); repaint(); });
   $("theme").addEventListener("click", theme);
   document.addEventListener("keydown", (ev) => {
     const typing = ev.target instanceof HTMLInputElement;
