@@ -301,7 +301,7 @@ def test_a_point_event_nests_under_its_span_not_under_a_concurrent_sibling(
     t.stop(turn, 30, name="turn", turn=1)
     t.stop(run, 31, name="siblings")
     t.close(32)
-    data, model = export_checked(t, tmp_path)
+    _, model = export_checked(t, tmp_path)
     [error] = list(model.instants.values())
     assert error.parent is model.spans[turn]
     assert model.spans[search].parent is None  # moved to its own lane, linked by a flow
