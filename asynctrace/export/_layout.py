@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final
 
 from .._events._schema import Event
@@ -121,12 +122,33 @@ class _Stack:
         return items[-1][1] if items else None
 
 
+def _may_name_threads(path: Path) -> bool:
+    # A plain file without the key has no thread ids: skip decoding it again.
+    if path.suffix != ".jsonl":
+        return True
+    try:
+        with path.open("rb") as f:
+            tail = b""
+            while chunk := f.read(1 << 20):
+                if _THREAD_KEY in tail + chunk:
+                    return True
+                tail = chunk[-len(_THREAD_KEY) :]
+    except OSError:
+        return False
+    return False
+
+
+_THREAD_KEY: Final = b'"thread_id"'
+
+
 def thread_ids(tree: TraceTree) -> dict[str, int]:
     """span_id -> OS thread id, for spans started on another thread than the
     collector's loop (``thread_id`` on their start line)."""
     from .._reading._reader import read
 
     found: dict[str, int] = {}
+    if not _may_name_threads(tree.path):
+        return found
     try:
         reader = read(tree.path)
         for batch in reader.batches():
@@ -138,13 +160,15 @@ def thread_ids(tree: TraceTree) -> dict[str, int]:
     return found
 
 
-def _depth(node: SpanNode) -> int:
-    depth = 0
-    parent = node.parent
-    while parent is not None:
-        depth += 1
-        parent = parent.parent
-    return depth
+def _tree_order(tree: TraceTree) -> tuple[dict[str, int], dict[str, int]]:
+    """Each span's position in the span tree (depth first) and its depth."""
+    order: dict[str, int] = {}
+    depth: dict[str, int] = {}
+    for i, node in enumerate(tree.walk()):
+        order[node.key] = i
+        parent = node.parent
+        depth[node.key] = depth.get(parent.key, -1) + 1 if parent is not None else 0
+    return order, depth
 
 
 def _instant_times(tree: TraceTree, ends: Mapping[str, int]) -> dict[str, list[int]]:
@@ -164,6 +188,7 @@ def layout(tree: TraceTree, threads: Mapping[str, int] | None = None) -> TraceLa
     ``threads`` maps span ids to OS thread ids (default: read from the file).
     """
     threads = thread_ids(tree) if threads is None else threads
+    tree_order, depths = _tree_order(tree)
     horizon = max(tree.last_ts_ns, tree.t0_ns)
     ends: dict[str, int] = {}
     # (start, depth, -end, order, what): at equal starts, parents before
@@ -174,10 +199,10 @@ def layout(tree: TraceTree, threads: Mapping[str, int] | None = None) -> TraceLa
         if end is None:
             end = max(horizon, node.start_ts_ns)
         ends[node.key] = end
-        items.append((node.start_ts_ns, _depth(node), -end, node.order, node, None))
+        items.append((node.start_ts_ns, depths.get(node.key, 0), -end, node.order, node, None))
     order = len(items)
     for node in tree.spans.values():
-        depth = _depth(node) + 1
+        depth = depths.get(node.key, 0) + 1
         for ev in node.events:
             items.append((ev.ts_ns, depth, -ev.ts_ns, order, ev, node))
             order += 1
@@ -241,7 +266,7 @@ def layout(tree: TraceTree, threads: Mapping[str, int] | None = None) -> TraceLa
             p = Placed(start, start, lane, depth, nested, event=what, owner=owner)
         placed.append(p)
 
-    lanes = _name_lanes(tree, stacks, placed)
+    lanes = _name_lanes(tree_order, stacks, placed)
     return TraceLayout(tree=tree, placed=placed, lanes=lanes, where=where)
 
 
@@ -253,8 +278,9 @@ def _covers(times: list[int] | None, start: int, end: int) -> bool:
     return i < len(times) and times[i] < max(end, start + 1)
 
 
-def _name_lanes(tree: TraceTree, stacks: list[_Stack], placed: list[Placed]) -> list[Lane]:
-    tree_order = {node.key: i for i, node in enumerate(tree.walk())}
+def _name_lanes(
+    tree_order: Mapping[str, int], stacks: list[_Stack], placed: list[Placed]
+) -> list[Lane]:
     tops: list[list[Placed]] = [[] for _ in stacks]
     for p in placed:
         if p.depth == 0:
