@@ -35,6 +35,10 @@ class Slice:
     parent: Slice | None
     depth: int
     flows_in: list[Slice] = field(default_factory=list)
+    flows_out: list[Slice] = field(default_factory=list)
+
+    def linked(self) -> list[Slice]:
+        return self.flows_in + self.flows_out
 
 
 @dataclass
@@ -84,8 +88,10 @@ def perfetto_model(data: dict[str, Any]) -> Model:
             else:
                 assert e.get("bp") == "e"
                 assert e["id"] in begun, f"flow {e['id']} ends before it starts"
-                model.flows.append((begun[e["id"]], top))
-                top.flows_in.append(begun[e["id"]])
+                source = begun[e["id"]]
+                model.flows.append((source, top))
+                top.flows_in.append(source)
+                source.flows_out.append(top)
         else:
             raise AssertionError(f"unexpected phase {e['ph']}")
     return model
@@ -128,23 +134,25 @@ def assert_perfetto_structure(data: dict[str, Any], path: Path) -> Model:
         if s.parent is not None:
             assert s.end_ns <= s.parent.end_ns, f"{s.event['name']} overlaps its parent"
             assert s.parent.event["ph"] == "X"
-        assert len(s.flows_in) <= 1
     parents = tree_parent_ids(tree)
+    children_linked = 0
     for span_id, s in model.spans.items():
         parent = parents[span_id]
         if parent is None:
-            assert s.parent is None and not s.flows_in
+            assert s.parent is None
             continue
         ps = model.spans[parent]
-        if s.ts_ns < ps.ts_ns:
-            # Begun before its parent (a call recorded after the fact, clock
-            # skew): no viewer can nest it, and no flow can reach back.
-            assert s.parent is None and not s.flows_in
-        elif s.parent is not None:
+        if s.parent is not None:
             assert s.parent is ps, f"{s.event['name']} nests under {s.parent.event['name']}"
-            assert not s.flows_in
+            assert s not in ps.linked()
+        elif s.ts_ns < ps.ts_ns:
+            # Begun before its parent (a call recorded after the fact, clock
+            # skew): the arrow runs in time order, from the child.
+            assert ps.flows_in.count(s) == 1, f"{s.event['name']} is not linked to its parent"
+            children_linked += 1
         else:
-            assert s.flows_in == [ps], f"{s.event['name']} has no flow from its parent"
+            assert s.flows_in.count(ps) == 1, f"{s.event['name']} has no flow from its parent"
+            children_linked += 1
     for sub in tree.traces():
         for node in sub.spans.values():
             end = node.end_ts_ns
@@ -157,11 +165,14 @@ def assert_perfetto_structure(data: dict[str, Any], path: Path) -> Model:
                     assert s.parent is ps, f"{s.event['name']} is not under its span"
                     assert s.track == ps.track
                 else:
-                    assert s.parent is None and s.flows_in == [ps]
+                    assert s.parent is None
+                    assert ps in s.linked()
+                    children_linked += 1
         for ev in sub.events:
             s = model.instants[ev.seq] if sub is tree else _instant_of(model, sub, ev.seq)
             assert s.parent is None
 
+    assert len(model.flows) == children_linked, "a flow links what needs no link"
     meta = [e for e in data["traceEvents"] if e["ph"] == "M"]
     pids = {e["pid"] for e in meta if e["name"] == "process_name"}
     named = [(e["pid"], e["tid"]) for e in meta if e["name"] == "thread_name"]

@@ -9,7 +9,9 @@ one), named for what they hold and sorted in span-tree order.
 Where the viewer cannot show a parent by nesting (a child on another lane,
 a child trace in another process), a flow arrow links parent to child: a
 ``ph: "s"`` at the parent's start and a ``ph: "f"`` (``bp: "e"``: bound to
-the enclosing slice) at the child's.  Perfetto binds a flow event to the
+the enclosing slice) at the child's, each written right after its slice
+(for a child that began before its parent, the arrow runs from the child:
+Perfetto orders a flow's ends in time).  Perfetto binds a flow event to the
 innermost slice open on its track once every slice starting at that time
 is in, and the layout lets no other slice start on a lane at the same time
 as one, so each flow binds to exactly its two slices (checked against
@@ -108,8 +110,9 @@ class _Export:
         return self.tracks[index][p.lane]
 
     def _link(self) -> None:
-        # Where each span sits (layout index, placement) and in what order
-        # its slice is written, to pair every flow start before its end.
+        # Where each span sits and in what order its slice is written: a
+        # flow starts ("s") on the earlier of its two slices and ends ("f")
+        # on the later, as Perfetto pairs them in time order.
         spans: dict[int, tuple[int, Placed, int]] = {}
         order = 0
         for index, lay in enumerate(self.layouts):
@@ -117,8 +120,7 @@ class _Export:
                 if p.node is not None:
                     spans[id(p.node)] = (index, p, order)
                 order += 1
-        self.flows_out: dict[int, list[tuple[int, _Track]]] = {}
-        self.flow_in: dict[int, int] = {}
+        self.flows: dict[int, list[tuple[str, int]]] = {}
         ids = itertools.count(1)
         order = 0
         for lay in self.layouts:
@@ -126,13 +128,13 @@ class _Export:
                 source = self._source(lay, p)
                 found = spans.get(id(source)) if source is not None else None
                 if found is not None and not p.nested:
-                    src_index, src, src_order = found
-                    if (src.start_ns, src_order) < (p.start_ns, order):
-                        flow = next(ids)
-                        self.flows_out.setdefault(id(src), []).append(
-                            (flow, self._track(src_index, src))
-                        )
-                        self.flow_in[id(p)] = flow
+                    _, src, src_order = found
+                    flow = next(ids)
+                    first, last = (
+                        (src, p) if (src.start_ns, src_order) < (p.start_ns, order) else (p, src)
+                    )
+                    self.flows.setdefault(id(first), []).append(("s", flow))
+                    self.flows.setdefault(id(last), []).append(("f", flow))
                 order += 1
 
     @staticmethod
@@ -148,15 +150,12 @@ class _Export:
             yield from self._metadata(index, lay)
             for p in lay.placed:
                 track = self._track(index, p)
-                flow = self.flow_in.get(id(p))
-                if flow is not None:
-                    yield self._flow("f", flow, p.start_ns, track)
                 if p.node is not None:
                     yield self._slice(p, track, lay.lanes[p.lane].thread_id)
-                    for out, src_track in self.flows_out.get(id(p), ()):
-                        yield self._flow("s", out, p.start_ns, src_track)
                 else:
                     yield self._instant(p, track)
+                for phase, flow in self.flows.get(id(p), ()):
+                    yield self._flow(phase, flow, p.start_ns, track)
 
     def _metadata(self, index: int, lay: TraceLayout) -> Iterator[dict[str, Any]]:
         sub = lay.tree
