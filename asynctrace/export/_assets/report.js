@@ -933,6 +933,9 @@
   renderSummary();
   renderCaptures();
   rebuildRows();
+  // Short trees need no tall panel (set once, so that collapsing does not jump).
+  treeBox.style.height = Math.max(140, Math.min(430, rows.length * ROW + 8)) + "px";
+  renderTree();
   resize();
   requestAnimationFrame(() => {
     paint();
