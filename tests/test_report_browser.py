@@ -217,3 +217,14 @@ def test_a_100k_span_trace_shows_its_first_view_within_seconds(page: Page, tmp_p
     assert time.perf_counter() - started < FIRST_VIEW_LIMIT_S
     assert page.page.locator("#filter-count").inner_text().endswith("of 100000 spans")
     page.assert_clean(report)
+
+
+def test_clicking_a_point_event_shows_its_fields(page: Page, research_report: Path) -> None:
+    page.open(research_report)
+    page.page.locator("#tree-rows [data-event]", has_text="decision").first.click()
+    details = page.page.locator("#details")
+    assert details.locator("h3").first.inner_text().startswith("decision plan → search_and_fetch")
+    assert "need primary sources" in details.inner_text()
+    assert details.locator("a.jump").first.inner_text() == "turn 0"  # its span, as a link
+    page.page.keyboard.press("f")  # zoom the timeline to it
+    page.assert_clean(research_report)

@@ -659,10 +659,13 @@
     const d = Math.floor((cy - laneY[lane]) / ROWH);
     const t = tOf(x), tol = (4 * (v1 - v0)) / (W - LABEL_W);
     let best = -1, bestDx = Infinity;
-    for (const j of laneEvents[lane]) {
+    const evs = laneEvents[lane];
+    for (let k = firstVisible(evs, (j) => E[j][3], t - tol * 1.5); k < evs.length; k++) {
+      const j = evs[k];
+      if (E[j][3] > t + tol * 1.5) break;
       if (E[j][6] !== d) continue;
       const dx = Math.abs(E[j][3] - t);
-      if (dx <= tol * 1.5 && dx < bestDx) { best = N + j; bestDx = dx; }
+      if (dx < bestDx) { best = N + j; bestDx = dx; }
     }
     if (best >= 0) return best;
     const list = laneRows[lane][d] || [];
