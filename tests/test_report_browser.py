@@ -228,3 +228,24 @@ def test_clicking_a_point_event_shows_its_fields(page: Page, research_report: Pa
     assert details.locator("a.jump").first.inner_text() == "turn 0"  # its span, as a link
     page.page.keyboard.press("f")  # zoom the timeline to it
     page.assert_clean(research_report)
+
+
+def test_captured_requests_get_their_own_section(page: Page, tmp_path: Path) -> None:
+    from _tracegen import ROOT_TRACE, TraceFile
+
+    t = TraceFile(ROOT_TRACE, label="captures")
+    run = t.start("run", 0, name="captures")
+    llm = t.start("llm", 1, run, name="gpt-x", model="gpt-x")
+    t.emit("llm.request", 1.5, parent=llm, body={"messages": [{"role": "user", "content": "hi"}]})
+    t.stop(llm, 3, name="gpt-x")
+    t.stop(run, 4, name="captures")
+    t.close(5)
+    report = write_report(t.write(tmp_path), tmp_path / "captures.html")
+    page.open(report)
+    panel = page.page.locator("#captures-panel")
+    assert panel.is_visible()
+    capture = panel.locator("details[data-capture]")
+    assert capture.count() == 1
+    capture.locator("summary").click()
+    assert '"content": "hi"' in capture.locator("pre").inner_text()
+    page.assert_clean(report)
