@@ -206,7 +206,7 @@ def cmd_report(args: argparse.Namespace, out: Output) -> int:
     try:
         _report.write(open_tree(args.path), args)
     except OSError as exc:
-        raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+        raise CliError(f"cannot write {exc.filename or args.output}: {exc.strerror or exc}") from None
     return EXIT_OK
 
 
