@@ -105,7 +105,7 @@ def test_export_writes_a_chrome_trace_file(research: Path, tmp_path: Path) -> No
     assert result.returncode == 0
     assert "ui.perfetto.dev" in result.stderr
     data = json.loads(out.read_text())
-    assert {e["ph"] for e in data["traceEvents"]} == {"X", "i", "M"}
+    assert {e["ph"] for e in data["traceEvents"]} == {"X", "i", "M", "s", "f"}
 
 
 def test_export_to_stdout(research: Path) -> None:

@@ -27,6 +27,7 @@ from .._reading._treeview import tree_view
 from .._reading._validate import validate
 from .._version import __version__
 from ._output import Output, color_wanted, error, warn
+from ._report import add_arguments as _report_args
 
 EXIT_OK: Final = 0
 EXIT_PROBLEMS: Final = 1
@@ -199,6 +200,16 @@ def cmd_export(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace, out: Output) -> int:
+    from . import _report
+
+    try:
+        _report.write(open_tree(args.path), args)
+    except OSError as exc:
+        raise CliError(f"cannot write {exc.filename or args.output}: {exc.strerror or exc}") from None
+    return EXIT_OK
+
+
 def cmd_tail(args: argparse.Namespace, out: Output) -> int:
     from ._tail import tail
 
@@ -344,6 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write ('-' for stdout; default: next to the trace, *.chrome.json)",
     )
     p.set_defaults(func=cmd_export)
+
+    p = add("report", "a self-contained HTML report: timeline, span tree, summary, details")
+    path_arg(p)
+    _report_args(p)
+    p.set_defaults(func=cmd_report)
 
     p = add("tail", "the last events of a trace; with -f, follow it as it grows")
     path_arg(p)

@@ -44,6 +44,7 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     status: str | None = None
     agent_id: str | None = None
     data: dict[str, Any]
+    thread_id: int | None = None
 
 
 class ShedCounts(msgspec.Struct, frozen=True, kw_only=True):

@@ -2,8 +2,18 @@
 
 ``to_chrome_trace`` / ``write_chrome_trace``: the Trace Event Format JSON
 that ui.perfetto.dev and chrome://tracing open.
+
+``write_report`` / ``render_report`` / ``report_data``: one self-contained
+HTML file (timeline, span tree, summary, details) that opens in any browser.
 """
 
 from ._chrome import to_chrome_trace, write_chrome_trace
+from ._report import render_report, report_data, write_report
 
-__all__ = ["to_chrome_trace", "write_chrome_trace"]
+__all__ = [
+    "render_report",
+    "report_data",
+    "to_chrome_trace",
+    "write_chrome_trace",
+    "write_report",
+]
