@@ -43,14 +43,24 @@ def _key_header(req: LLMRequest) -> str | None:
     return None
 
 
-def to_curl(req: LLMRequest, *, base_url: str | None = None) -> str:
-    """One runnable command for *req*; ``base_url`` replaces the recorded one.
+def to_curl(
+    req: LLMRequest | str | os.PathLike[str], *, index: int | None = None, base_url: str | None = None
+) -> str:
+    """A runnable command for *req* (from ``asynctrace.requests()``); ``base_url``
+    replaces the recorded one.
 
-    Raises ``ValueError`` when the recorded body is not exactly what was sent
-    (truncated, redacted, not recorded): such a command would send something else.
+    Given a trace path instead, the commands for all its captured calls (or
+    the one at *index*), separated by blank lines, as ``asynctrace curl`` prints.
+    Raises ``ValueError`` when a single request's recorded body is not exactly
+    what was sent (truncated, redacted, not recorded): such a command would
+    send something else.
     """
+    if isinstance(req, str | os.PathLike):
+        return "\n\n".join(curl_commands(req, index=index, base_url=base_url))
     if not isinstance(req, LLMRequest):
-        raise TypeError(f"to_curl() takes an LLMRequest (from asynctrace.requests()), got {type(req).__name__}")
+        raise TypeError(f"to_curl() takes an LLMRequest or a trace path, got {type(req).__name__}")
+    if index is not None:
+        raise TypeError("index= goes with a trace path, not with one LLMRequest")
     if req.body_problem is not None and req.method != "GET":
         raise ValueError(f"request {req.index} cannot be reproduced: {req.body_problem}")
     url = (base_url.rstrip("/") if base_url else req.base_url) + req.path

@@ -53,6 +53,36 @@ CANCELLED: Final = "cancelled"
 ERROR: Final = "error"
 
 
+_PENDING: set[asyncio.Task[None]] = set()
+
+
+async def _aexit(sp: Span | NoopSpan, exc: BaseException) -> None:
+    sp.__exit__(type(exc), exc, None)
+
+
+def end_span(sp: Span | NoopSpan, exc: BaseException | None) -> None:
+    """``sp.__exit__`` with *exc*, from wherever the body ended.
+
+    A span's status is classified with anyio, which needs to run inside an
+    async task; a body may end in a loop callback (garbage collection) or a
+    plain thread (sync clients).  There the exit runs in a task of its own.
+    """
+    if exc is None:
+        sp.__exit__(None, None, None)
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(_aexit(sp, exc))
+        return
+    if asyncio.current_task(loop) is not None:
+        sp.__exit__(type(exc), exc, None)
+        return
+    task = loop.create_task(_aexit(sp, exc))
+    _PENDING.add(task)
+    task.add_done_callback(_PENDING.discard)
+
+
 class HTTPStatusError(Exception):
     """The reason recorded on the span of a call answered with HTTP >= 400."""
 
@@ -345,7 +375,7 @@ class Call:
         try:
             self._finish(end, exc)
         except Exception:  # the observer never breaks the observed
-            self.span.__exit__(None, None, None)
+            end_span(self.span, None)
 
     def finish_from_gc(self) -> None:
         """``__del__`` of an abandoned body: end the span outside the finalizer."""
@@ -382,7 +412,7 @@ class Call:
             exc = asyncio.CancelledError(f"the response body was not read to its end ({end})")
         if exc is None and self._status_code >= 400:
             exc = HTTPStatusError(self._error_message())
-        sp.__exit__(None if exc is None else type(exc), exc, None)
+        end_span(sp, exc)
 
     def _cost(self, out: Outcome) -> float | None:
         u = out.usage
