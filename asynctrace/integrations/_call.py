@@ -272,7 +272,7 @@ class Call:
         for name, value in headers.items():
             low = name.lower()
             if low in SECRET_HEADERS:
-                auth = auth or ("bearer" if low == "authorization" else low)
+                auth = auth or low
             elif low not in _NOISE_HEADERS:
                 kept[low] = value
         data: dict[str, Any] = {
