@@ -7,16 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from asynctrace._demo._mockllm import MockProvider
 
 OPENAI_KEY = "sk-test-5ecret0penAIkey0000000000000000"
 ANTHROPIC_KEY = "sk-ant-test-5ecretAnthropicKey000000000000"
 
 
-@pytest.fixture
-def mock() -> Iterator[MockProvider]:
+def provider() -> Iterator[MockProvider]:
+    """The ``mock`` fixture's body (the fixture itself is in conftest.py)."""
     with MockProvider() as m:
         yield m
 

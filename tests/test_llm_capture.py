@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _llm import ANTHROPIC_KEY, OPENAI_KEY, lines, mock, starts, stops  # noqa: F401
+from _llm import ANTHROPIC_KEY, OPENAI_KEY, lines, starts, stops
 
 import asynctrace
 from asynctrace._demo._mockllm import MockProvider
@@ -306,10 +306,11 @@ async def test_a_timeout_ends_the_span_with_the_timeout_error(tmp_path: Path, mo
     )
     async with recording(tmp_path) as rec:
         stream = await _open_held_stream(client)
-        with pytest.raises(Exception, match="[Tt]imed? ?out"):
+        with pytest.raises(Exception) as raised:
             await stream.__anext__()  # type: ignore[attr-defined]
+    assert "Timeout" in type(raised.value).__name__  # the SDK's own error reaches the caller
     (stop,) = stops(rec.path)
-    assert stop["status"] == "error" and "Timeout" in stop["data"]["error_type"]
+    assert stop["status"] == "error" and stop["data"]["error_type"].endswith("Timeout")  # the transport's
 
 
 # -- content and privacy -----------------------------------------------------------
@@ -322,7 +323,9 @@ async def test_the_api_keys_are_never_in_the_file(tmp_path: Path, mock: MockProv
     raw = rec.path.read_bytes()
     assert OPENAI_KEY.encode() not in raw and ANTHROPIC_KEY.encode() not in raw
     assert b"5ecret" not in raw
-    assert [r.key_in for r in asynctrace.requests(rec.path)] == ["authorization", "authorization"]
+    openai_req, anthropic_req = asynctrace.requests(rec.path)
+    assert openai_req.key_in == "authorization"
+    assert anthropic_req.key_in in ("authorization", "x-api-key")  # which one depends on the release
 
 
 async def test_capture_content_off_records_no_bodies(tmp_path: Path, mock: MockProvider, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -370,3 +373,11 @@ async def test_a_body_over_the_event_cap_is_marked_truncated_and_not_replayed(
     assert "truncated" in (req.body_problem or "")
     assert req.body is not None and mock.requests[0].body.startswith(req.body)
     assert "cannot be reproduced" in asynctrace.to_curl(rec.path)
+
+
+async def test_a_call_without_a_model_is_an_llm_span_named_for_its_endpoint(tmp_path: Path, mock: MockProvider) -> None:
+    async with recording(tmp_path) as rec:
+        await oai(mock).models.list()  # type: ignore[attr-defined]
+    (start,) = starts(rec.path)
+    assert start["data"]["name"] == "openai models" and "model" not in start["data"]
+    assert stops(rec.path)[0]["status"] == "ok"

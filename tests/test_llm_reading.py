@@ -6,17 +6,18 @@ import io
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
-from _llm import OPENAI_KEY, mock  # noqa: F401
+from _llm import OPENAI_KEY
 
 import asynctrace
 from asynctrace._cli import _main as cli
 from asynctrace._cli._output import Output
 from asynctrace._demo._mockllm import MockProvider
+from asynctrace._demo._sdk import three_turns
 from asynctrace.testing import recording, replay_http_client, replay_transport
 
 openai = pytest.importorskip("openai")
@@ -24,33 +25,8 @@ from asynctrace.integrations import openai as trace_openai  # noqa: E402
 
 pytestmark = pytest.mark.anyio
 
-SEARCH = {"type": "function", "function": {"name": "search", "parameters": {"type": "object"}}}
-FETCH = {"type": "function", "function": {"name": "fetch", "parameters": {"type": "object"}}}
-ANSWER = {"type": "function", "function": {"name": "answer", "parameters": {"type": "object"}}}
-
-
-async def agent(client: Any, question: str) -> str:
-    """Three turns; the tool list changes each turn, and so does the system prompt on the last."""
-    messages: list[dict[str, Any]] = [
-        {"role": "system", "content": "You research."},
-        {"role": "user", "content": question},
-    ]
-    toolsets = [[SEARCH], [SEARCH, FETCH], [FETCH, ANSWER]]
-    text = ""
-    for i, tools in enumerate(toolsets):
-        if i == 2:
-            messages[0] = {"role": "system", "content": "You answer now."}
-        async with asynctrace.turn(i):
-            reply = await client.chat.completions.create(model="gpt-4o-mini", messages=messages, tools=tools)
-            msg = reply.choices[0].message
-            if msg.tool_calls:
-                call = msg.tool_calls[0]
-                messages.append({"role": "assistant", "content": None, "tool_calls": [call.model_dump()]})
-                async with asynctrace.tool(call.function.name):
-                    messages.append({"role": "tool", "tool_call_id": call.id, "content": f"result of {call.function.name}"})
-            else:
-                text = msg.content or ""
-    return text
+async def agent(client: Any, question: str) -> list[str]:
+    return await three_turns(client, question)
 
 
 async def record_agent(tmp_path: Path, mock: MockProvider) -> Path:
@@ -83,8 +59,6 @@ async def test_requests_lists_every_call_in_order_with_tokens_and_status(tmp_pat
 
 
 def test_requests_body_prints_the_exact_body(tmp_path: Path, mock: MockProvider, capfdbinary: pytest.CaptureFixture[bytes]) -> None:
-    import anyio
-
     path = anyio.run(record_agent, tmp_path, mock)
     capfdbinary.readouterr()
     assert cli.main(["requests", "--index", "1", "--body", str(path)]) == 0
@@ -115,12 +89,10 @@ async def test_curl_commands_send_the_same_bytes_as_the_sdk(tmp_path: Path, mock
     sent = [m.body for m in mock.requests]
     for i in range(3):
         command = asynctrace.to_curl(asynctrace.requests(path)[i])
-        out = subprocess.run(
-            ["sh", "-c", command],
-            env={**os.environ, "OPENAI_API_KEY": "from-the-env"},
-            capture_output=True,
-            timeout=120,
-        )
+        with anyio.fail_after(120):
+            out = await anyio.run_process(
+                ["sh", "-c", command], env={**os.environ, "OPENAI_API_KEY": "from-the-env"}, check=False
+            )
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["object"] == "chat.completion"
         assert mock.requests[-1].body == sent[i]
@@ -134,7 +106,8 @@ async def test_curl_base_url_sends_the_call_to_another_server(tmp_path: Path, mo
     with MockProvider() as other:
         code, text = run_cli("curl", "--index", "0", "--base-url", other.openai_url, str(path))
         assert code == 0 and text.startswith("# request 0")
-        out = subprocess.run(["sh", "-c", text], env={**os.environ, "OPENAI_API_KEY": "k"}, capture_output=True, timeout=120)
+        with anyio.fail_after(120):
+            out = await anyio.run_process(["sh", "-c", text], env={**os.environ, "OPENAI_API_KEY": "k"}, check=False)
         assert out.returncode == 0, out.stderr
         assert other.requests[0].body == mock.requests[0].body
 
@@ -146,7 +119,7 @@ async def test_the_replay_client_runs_the_agent_with_the_provider_gone(tmp_path:
         expected = [r.body for r in live.requests]
     # The mock server is stopped: only the recording can answer now.
     client = openai.AsyncOpenAI(api_key="unused", base_url=url, http_client=replay_http_client(path), max_retries=0)
-    assert await agent(client, "why is the sky blue?") == ""
+    assert await agent(client, "why is the sky blue?") == ["search", "fetch", "answer"]
     streamed = openai.AsyncOpenAI(api_key="unused", base_url=url, http_client=replay_http_client(path, match="body"))
     reply = await streamed.chat.completions.create(
         model="gpt-4o-mini",
@@ -188,3 +161,26 @@ async def test_the_summary_counts_captured_calls_like_hand_written_llm_spans(tmp
     assert data["summary"]["input_tokens"] == sum(r.input_tokens or 0 for r in reqs)
     assert data["summary"]["cost_usd"] == pytest.approx(sum(r.cost_usd or 0 for r in reqs))
     assert data["latency"]["llm"]["gpt-4o-mini"]["n"] == 3
+
+
+async def test_the_summary_has_per_model_tokens_cost_and_time_to_first_token(tmp_path: Path, mock: MockProvider) -> None:
+    client = trace_openai.instrument(openai.AsyncOpenAI(api_key=OPENAI_KEY, base_url=mock.openai_url), include_usage=True)
+    async with recording(tmp_path) as rec:
+        for _ in range(2):
+            s = await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "a b"}], stream=True)
+            async for _ in s:
+                pass
+    row = asynctrace.summary_view(asynctrace.read(rec.path)).data()["models"]["gpt-4o-mini"]
+    reqs = asynctrace.requests(rec.path)
+    assert row["calls"] == 2 and row["output_tokens"] == sum(r.output_tokens or 0 for r in reqs)
+    assert row["cost_usd"] == pytest.approx(sum(r.cost_usd or 0 for r in reqs))
+    assert row["ttft_p50_ns"] in [r.ttft_ns for r in reqs] and row["ttft_p95_ns"] == max(r.ttft_ns or 0 for r in reqs)
+    assert "ttft p50" in asynctrace.summary_view(asynctrace.read(rec.path)).text()
+
+
+def test_a_sync_replay_client_answers_the_sync_sdk(tmp_path: Path, mock: MockProvider) -> None:
+    path = anyio.run(record_agent, tmp_path, mock)
+    first = json.loads(asynctrace.requests(path)[0].body or b"")
+    client = openai.OpenAI(api_key="x", base_url=mock.openai_url, http_client=replay_http_client(path, sync=True))
+    reply = client.chat.completions.create(model="gpt-4o-mini", messages=first["messages"], tools=first["tools"])
+    assert reply.choices[0].message.tool_calls[0].function.name == "search"

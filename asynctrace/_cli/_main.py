@@ -369,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--trace-dir", default="traces", metavar="DIR", help="where to write (default ./traces)"
     )
+    p.add_argument(
+        "--sdk", action="store_true", help="the real openai SDK against a local mock: requests, curl, disclosure"
+    )
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -83,6 +83,11 @@ def end_span(sp: Span | NoopSpan, exc: BaseException | None) -> None:
     task.add_done_callback(_PENDING.discard)
 
 
+_TERMINAL_EVENTS: Final = frozenset(
+    {"message_stop", "response.completed", "response.failed", "response.incomplete", "error"}
+)
+
+
 class HTTPStatusError(Exception):
     """The reason recorded on the span of a call answered with HTTP >= 400."""
 
@@ -197,6 +202,7 @@ class Call:
         "_sse",
         "_sse_data",
         "_status_code",
+        "_terminal",
         "cfg",
         "chunks",
         "done",
@@ -219,6 +225,9 @@ class Call:
         self._sse_data: list[bytes] = []
         self._buf: list[bytes] = []
         self._status_code = 0
+        # The stream's last event arrived: closing it now is not abandoning it
+        # (some SDK releases stop reading at [DONE] and close).
+        self._terminal = False
         self._head: dict[str, str] = {}
         self._content_ok = True
         self.chunks = 0
@@ -357,9 +366,13 @@ class Call:
         payload = b"\n".join(self._sse_data)
         self._sse_data = []
         if payload.strip() == b"[DONE]":
+            self._terminal = True
             return
         self.chunks += 1
-        if self._outcome.event(self._endpoint, _json(payload)):
+        obj = _json(payload)
+        if isinstance(obj, dict) and obj.get("type") in _TERMINAL_EVENTS:
+            self._terminal = True
+        if self._outcome.event(self._endpoint, obj):
             first = getattr(self.span, "first_token", None)
             if first is not None:
                 first()
@@ -392,6 +405,8 @@ class Call:
 
     def _finish(self, end: str, exc: BaseException | None) -> None:
         sp = self.span
+        if end == CLOSED_EARLY and self._terminal:
+            end = COMPLETE
         if self.stream and end == COMPLETE:
             self._dispatch()  # a last event without its blank line
         if not self.stream and self._full and self._content_ok:
