@@ -302,7 +302,7 @@ async def test_a_connection_error_ends_the_span_and_reaches_the_caller_unchanged
 async def test_a_timeout_ends_the_span_with_the_timeout_error(tmp_path: Path, mock: MockProvider) -> None:
     mock.hold_streams = True
     client = trace_openai.instrument(
-        openai.AsyncOpenAI(api_key=OPENAI_KEY, base_url=mock.openai_url, max_retries=0, timeout=0.5)
+        openai.AsyncOpenAI(api_key=OPENAI_KEY, base_url=mock.openai_url, max_retries=0, timeout=2.0)
     )
     async with recording(tmp_path) as rec:
         stream = await _open_held_stream(client)
@@ -381,3 +381,10 @@ async def test_a_call_without_a_model_is_an_llm_span_named_for_its_endpoint(tmp_
     (start,) = starts(rec.path)
     assert start["data"]["name"] == "openai models" and "model" not in start["data"]
     assert stops(rec.path)[0]["status"] == "ok"
+
+
+def test_include_usage_is_refused_where_it_means_nothing(mock: MockProvider) -> None:
+    with pytest.raises(TypeError, match="OpenAI chat stream option"):
+        trace_anthropic.instrument(anthropic.AsyncAnthropic(api_key=ANTHROPIC_KEY, base_url=mock.url), include_usage=True)
+    with pytest.raises(ValueError, match="max_body_bytes"):
+        trace_openai.http_client(max_body_bytes=-1)

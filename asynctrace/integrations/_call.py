@@ -121,7 +121,7 @@ class TapConfig:
         self,
         provider: str,
         *,
-        base_url: str | None = None,
+        base_url: object = None,
         capture_content: bool | None = None,
         include_usage: bool = False,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,

@@ -5,92 +5,44 @@
 
     client = trace_anthropic.instrument(anthropic.AsyncAnthropic())
 
-Messages (and every other endpoint), streamed or
-not, retries included: see docs/llm.md.  Only the SDK's public seams are
-used (``http_client=`` and ``with_options``); ``anthropic`` is imported when
+Messages and every other endpoint, streamed or not, retries included:
+see docs/llm.md.  Only the SDK's public seams are used
+(``http_client=`` and ``with_options``); ``anthropic`` is imported when
 this module is.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import anthropic as _sdk
 
-from .._agent._cost import PriceTable
-from ._instrument import (
-    DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    config,
-    instrument_client,
-    make_http_client,
-)
+from ._instrument import Integration, TapOptions, split_options
 
-__all__ = ["http_client", "instrument"]
+__all__ = ["TapOptions", "http_client", "instrument"]
 
 C = TypeVar("C", "_sdk.AsyncAnthropic", "_sdk.Anthropic")
+_ANTHROPIC = Integration("anthropic", _sdk, _sdk.AsyncAnthropic, _sdk.Anthropic, chat_streams=False)
 
 
-def instrument(
-    client: C,
-    *,
-    capture_content: bool | None = None,
-    include_usage: bool = False,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-    prices: PriceTable | None = None,
-) -> C:
-    """A copy of *client* (``AsyncAnthropic`` or ``Anthropic``) whose calls are traced.
+def instrument(client: C, **options: Unpack[TapOptions]) -> C:
+    """A traced copy of an ``AsyncAnthropic`` or ``Anthropic`` client.
 
-    The copy gets a new HTTP client (the SDK's defaults, transport wrapped by
-    the tap) through ``client.with_options(http_client=...)``; a client you
-    built with your own ``http_client`` should use ``http_client(transport=...)``
-    instead.
-
-    Args:
-        capture_content: record request and response bodies (default: on,
-            unless ``ASYNCTRACE_CAPTURE_CONTENT=0``).
-        include_usage: (OpenAI chat streams only; ignored here) ask for usage (adds
-            ``stream_options.include_usage``) when the request did not say.
-        max_body_bytes: a request body whose event would exceed this is
-            truncated (and marked so); keep it at the collector's ``max_event_bytes``.
-        max_response_bytes: how much of each response body is recorded.
-        prices: price table for ``cost_usd`` (default ``DEFAULT_PRICES``).
+    *options*: ``capture_content``, ``max_body_bytes``, ``max_response_bytes``,
+    ``prices`` (see ``TapOptions`` and docs/llm.md).
     """
-    return instrument_client(
-        client,
-        _sdk,
-        _sdk.AsyncAnthropic,
-        _sdk.Anthropic,
-        {
-            "provider": "anthropic",
-            "capture_content": capture_content,
-            "include_usage": include_usage,
-            "max_body_bytes": max_body_bytes,
-            "max_response_bytes": max_response_bytes,
-            "prices": prices,
-        },
-    )
+    return _ANTHROPIC.instrument(client, **options)
 
 
-def http_client(
-    *,
-    sync: bool = False,
-    base_url: str | None = None,
-    capture_content: bool | None = None,
-    include_usage: bool = False,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-    prices: PriceTable | None = None,
-    **kwargs: Any,
-) -> Any:
+def http_client(*, sync: bool = False, base_url: str | None = None, **kwargs: Any) -> Any:
     """An ``anthropic.DefaultAsyncHttpxClient`` (``DefaultHttpxClient`` with ``sync=True``)
     that traces every call: ``anthropic.AsyncAnthropic(http_client=http_client())``.
 
-    *kwargs* go to the HTTP client; ``transport=`` is wrapped, and transport
-    options (``verify``, ``http2``, ``limits``, ``proxy``, ...) configure the
-    default transport it wraps.  *base_url* (the client's) lets ``asynctrace
-    curl --base-url`` swap the server; the other options are ``instrument()``'s.
+    The ``TapOptions`` among *kwargs* are the tap's; the rest go to the HTTP
+    client: ``transport=`` is wrapped, and transport options (``verify``,
+    ``http2``, ``limits``, ``proxy``, ...) configure the default transport it
+    wraps.  *base_url* (the SDK client's) lets ``asynctrace curl --base-url``
+    swap the server.
     """
-    cfg = config("anthropic", base_url, capture_content, include_usage, max_body_bytes, max_response_bytes, prices)
-    return make_http_client(_sdk, cfg, sync, kwargs)
+    tap, rest = split_options(kwargs)
+    return _ANTHROPIC.http_client(sync=sync, base_url=base_url, tap=tap, **rest)
