@@ -388,3 +388,37 @@ def test_include_usage_is_refused_where_it_means_nothing(mock: MockProvider) -> 
         trace_anthropic.instrument(anthropic.AsyncAnthropic(api_key=ANTHROPIC_KEY, base_url=mock.url), include_usage=True)
     with pytest.raises(ValueError, match="max_body_bytes"):
         trace_openai.http_client(max_body_bytes=-1)
+
+
+async def test_an_anthropic_stream_left_inside_async_with_ends_its_span(tmp_path: Path, mock: MockProvider) -> None:
+    mock.hold_streams = True
+    client = claude(mock)
+    async with recording(tmp_path) as rec:
+        async with client.messages.stream(model="claude-sonnet-4-5", max_tokens=64, messages=USER) as s:  # type: ignore[attr-defined]
+            async for _ in s:
+                break
+    (stop,) = stops(rec.path)
+    assert stop["status"] == "cancelled" and stop["data"]["response_end"] == "closed_early"
+    # message_start arrived before the break: its usage is kept, what never came stays null.
+    assert stop["data"]["input_tokens"] > 0 and stop["data"]["finish_reason"] is None
+
+
+async def test_a_sync_stream_closed_early_ends_its_span(tmp_path: Path, mock: MockProvider) -> None:
+    mock.hold_streams = True
+    client = trace_openai.instrument(openai.OpenAI(api_key=OPENAI_KEY, base_url=mock.openai_url))
+
+    def read_one_then_close() -> None:
+        stream = client.chat.completions.create(model="gpt-4o-mini", messages=USER, stream=True)  # type: ignore[call-overload]
+        next(iter(stream))
+        stream.close()
+
+    async with recording(tmp_path) as rec:
+        await asyncio.to_thread(read_one_then_close)
+    (stop,) = stops(rec.path)
+    assert stop["status"] == "cancelled" and stop["data"]["response_end"] == "closed_early"
+
+
+async def test_without_a_collector_the_instrumented_client_passes_calls_through(mock: MockProvider) -> None:
+    reply = await oai(mock).chat.completions.create(model="gpt-4o-mini", messages=USER)  # type: ignore[attr-defined]
+    assert reply.choices[0].message.content == "Answer 1: hello there"
+    assert mock.requests[0].json()["messages"] == USER
