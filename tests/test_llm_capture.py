@@ -422,3 +422,13 @@ async def test_without_a_collector_the_instrumented_client_passes_calls_through(
     reply = await oai(mock).chat.completions.create(model="gpt-4o-mini", messages=USER)  # type: ignore[attr-defined]
     assert reply.choices[0].message.content == "Answer 1: hello there"
     assert mock.requests[0].json()["messages"] == USER
+
+
+async def test_an_endpoint_path_that_looks_like_a_sensitive_directory_survives_the_redactor(
+    tmp_path: Path, mock: MockProvider
+) -> None:
+    client = trace_openai.instrument(openai.AsyncOpenAI(api_key=OPENAI_KEY, base_url=mock.url + "/etc/v1"))
+    async with recording(tmp_path) as rec:
+        await client.chat.completions.create(model="gpt-4o-mini", messages=USER)  # type: ignore[attr-defined]
+    (req,) = asynctrace.requests(rec.path)
+    assert req.url == mock.url + "/etc/v1/chat/completions" and req.path == "/chat/completions"

@@ -100,3 +100,12 @@ def join_body(data: dict[str, Any]) -> tuple[bytes | None, str | None]:
     if data.get("body_redacted"):
         return body, "secrets in the body were redacted before it was recorded"
     return body, None
+
+
+def route(url: str, base: str) -> str:
+    """The part of a recorded *url* after its *base* URL (the endpoint's path and query)."""
+    if base and url.startswith(base):
+        return url[len(base) :]
+    _, _, rest = url.partition("://")
+    _, slash, path = rest.partition("/")
+    return slash + path

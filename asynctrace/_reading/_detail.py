@@ -6,7 +6,7 @@ from typing import Any, Final
 
 import msgspec
 
-from .._events._llmbody import LLM_REQUEST, LLM_RESPONSE
+from .._events._llmbody import LLM_REQUEST, LLM_RESPONSE, route
 from .._events._schema import AGENT_CONFIG, EVENT_OMITTED, TRACE_START, TRACE_STOP, Event
 from . import _format as F
 from ._view import Line
@@ -62,7 +62,9 @@ def captured_http(name: str, data: dict[str, Any]) -> Line:
     if data.get("body_truncated"):
         body.append((" truncated", "warn"))
     if name == LLM_REQUEST:
-        head = f"{_str(data, 'method') or '?'} {_str(data, 'path') or '?'}"
+        url, base = data.get("url"), data.get("base_url")
+        path = route(url, base if isinstance(base, str) else "") if isinstance(url, str) else "?"
+        head = f"{_str(data, 'method') or '?'} {path}"
         return _join([[(head, "name")], body])
     status = data.get("http_status")
     line: Line = [(str(status), "ok" if isinstance(status, int) and status < 400 else "error")]

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from .._events._llmbody import LLM_REQUEST, LLM_RESPONSE, join_body
+from .._events._llmbody import LLM_REQUEST, LLM_RESPONSE, join_body, route
 from . import _format as F
 from ._reader import read
 from ._view import Line, View
@@ -140,7 +140,7 @@ def requests(path: str | os.PathLike[str]) -> list[LLMRequest]:
                 "endpoint": _str(start.get("endpoint")),
                 "method": _str(d.get("method")) or "POST",
                 "base_url": _str(d.get("base_url")) or "",
-                "path": _str(d.get("path")) or "",
+                "path": route(_str(d.get("url")) or "", _str(d.get("base_url")) or ""),
                 "headers": {k: v for k, v in (d.get("headers") or {}).items() if isinstance(v, str)},
                 "key_in": _str(d.get("key_in")),
                 "body": body,

@@ -288,7 +288,9 @@ class Call:
             "provider": self.cfg.provider,
             "method": method,
             "base_url": base,
-            "path": path,
+            # The whole URL, not the path alone: a string starting with "/"
+            # is a file path to the redactor.
+            "url": base + path,
             "headers": kept,
             "key_in": auth,
         }
