@@ -68,6 +68,9 @@ from ._reading import (
     tree_view,
     validate,
 )
+from ._reading._curl import to_curl
+from ._reading._disclosure import DisclosureStep, disclosure
+from ._reading._requests import LLMRequest, requests
 from ._runtime._collector import Collector
 from ._runtime._open import DisabledTrace, collector
 from ._runtime._sink import Sink
@@ -84,8 +87,10 @@ __all__ = [
     "Context",
     "Counts",
     "DisabledTrace",
+    "DisclosureStep",
     "Event",
     "KindFilter",
+    "LLMRequest",
     "LLMSpan",
     "ModelPrice",
     "NoopSpan",
@@ -117,6 +122,7 @@ __all__ = [
     "current_trace",
     "decision",
     "decision_nowait",
+    "disclosure",
     "emit",
     "emit_nowait",
     "error",
@@ -132,12 +138,14 @@ __all__ = [
     "read",
     "redact_text",
     "register_opener",
+    "requests",
     "run",
     "slowest_view",
     "span",
     "summarize",
     "summary_view",
     "timeline_view",
+    "to_curl",
     "to_jsonable",
     "tool",
     "tool_call",

@@ -53,3 +53,22 @@ def test_the_demo_tells_the_same_story_for_the_same_seed(tmp_path: Path) -> None
         )
 
     assert story(tmp_path / "a") == story(tmp_path / "b")
+
+
+def test_the_sdk_demo_shows_captured_requests_curl_and_disclosure(tmp_path: Path) -> None:
+    import pytest
+
+    pytest.importorskip("openai")
+    out = subprocess.run(
+        [sys.executable, "-m", "asynctrace", "demo", "--sdk", "--trace-dir", str(tmp_path), "--no-color"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Captured requests" in out.stdout and "chat.completions" in out.stdout
+    assert 'Authorization: Bearer $OPENAI_API_KEY' in out.stdout and "--data-binary @-" in out.stdout
+    assert "+ fetch" in out.stdout and "- search" in out.stdout
+    (path,) = tmp_path.glob("*.jsonl")
+    assert_valid_trace(load_events(path))
+    assert b"demo-key-not-real" not in path.read_bytes()

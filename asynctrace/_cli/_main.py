@@ -376,10 +376,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", default=[DEFAULT_PATH], metavar="PATH")
     p.set_defaults(func=cmd_validate)
 
+    from ._llm import Commands, add_llm_commands
+
+    add_llm_commands(add, path_arg, Commands(open_trace, CliError))
+
     p = add("demo", "run the simulated research agent, then show its timeline and summary")
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     p.add_argument(
         "--trace-dir", default="traces", metavar="DIR", help="where to write (default ./traces)"
+    )
+    p.add_argument(
+        "--sdk", action="store_true", help="the real openai SDK against a local mock: requests, curl, disclosure"
     )
     p.set_defaults(func=cmd_demo)
     return parser

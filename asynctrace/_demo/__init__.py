@@ -20,6 +20,10 @@ def run(seed: int = 7, trace_dir: str | Path = "traces") -> DemoResult:
 
 
 def main(args: argparse.Namespace) -> int:
+    if getattr(args, "sdk", False):
+        from ._sdk import main as sdk_main
+
+        return sdk_main(args)
     seed = int(getattr(args, "seed", 7))
     trace_dir = Path(getattr(args, "trace_dir", None) or "traces")
     as_json = bool(getattr(args, "json", False))

@@ -6,6 +6,7 @@ from typing import Any, Final
 
 import msgspec
 
+from .._events._llmbody import LLM_REQUEST, LLM_RESPONSE, route
 from .._events._schema import AGENT_CONFIG, EVENT_OMITTED, TRACE_START, TRACE_STOP, Event
 from . import _format as F
 from ._view import Line
@@ -52,6 +53,25 @@ def llm_usage(data: dict[str, Any]) -> Line:
         out.append((" " if out else "", ""))
         out.append((F.cost(data["cost_usd"]), "cost"))
     return out
+
+
+def captured_http(name: str, data: dict[str, Any]) -> Line:
+    """``POST /chat/completions 1.2 kB`` / ``200 stream 3.4 kB complete`` for a captured call."""
+    size = data.get("body_bytes")
+    body: Line = [(F.size(size), "num")] if isinstance(size, int) else []
+    if data.get("body_truncated"):
+        body.append((" truncated", "warn"))
+    if name == LLM_REQUEST:
+        url, base = data.get("url"), data.get("base_url")
+        path = route(url, base if isinstance(base, str) else "") if isinstance(url, str) else "?"
+        head = f"{_str(data, 'method') or '?'} {path}"
+        return _join([[(head, "name")], body])
+    status = data.get("http_status")
+    line: Line = [(str(status), "ok" if isinstance(status, int) and status < 400 else "error")]
+    if data.get("stream"):
+        line.append((" stream", "dim"))
+    end = _str(data, "response_end")
+    return _join([line, body, [(end, "dim" if end == "complete" else "warn")] if end else []])
 
 
 def _join(parts: list[Line]) -> Line:
@@ -111,6 +131,8 @@ def detail(ev: Event) -> Line:
                 "warn",
             ),
         ]
+    if name in (LLM_REQUEST, LLM_RESPONSE):
+        return captured_http(name, data)
     if kind == "llm":
         model = [(_str(data, "model") or "?", "name")]
         if phase == "start":

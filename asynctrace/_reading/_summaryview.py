@@ -11,6 +11,7 @@ from .._agent._summary import SummaryBuilder
 from .._events._schema import Event
 from . import _format as F
 from ._detail import StartMemory, error_text
+from ._models import ModelTotals, model_lines
 from ._reader import COLLECTOR_LINES, TraceReader, read
 from ._view import Line, View
 
@@ -46,6 +47,7 @@ def summary_data(source: str | os.PathLike[str] | TraceReader) -> dict[str, Any]
     children: list[str] = []
     error_count = 0
     memory = StartMemory()
+    models = ModelTotals()
     t0 = reader.start.ts_ns if reader.start is not None else None
     for batch in reader.batches():
         for ev in batch:
@@ -74,6 +76,8 @@ def summary_data(source: str | os.PathLike[str] | TraceReader) -> dict[str, Any]
                     durations.setdefault(key, []).append(ev.duration_ns)
                 if failed:
                     failures[key] = failures.get(key, 0) + 1
+                if kind == "llm":
+                    models.add(ev)
             if failed or name == "error":
                 error_count += 1
                 if len(errors) < MAX_ERRORS_SHOWN:
@@ -123,6 +127,7 @@ def summary_data(source: str | os.PathLike[str] | TraceReader) -> dict[str, Any]
             }
             for kind in ("llm", "tool")
         },
+        "models": models.result(percentile),
         "errors": errors,
         "error_count": error_count,
         "child_traces": children,
@@ -260,6 +265,7 @@ def summary_lines(d: dict[str, Any]) -> Iterator[Line]:
             )
             line.append((f"{st['errors']:>6}", "error" if st["errors"] else ""))
             yield line
+    yield from model_lines(d["models"])
     yield []
     errs: Line = [("errors ", "head"), (str(s["errors"]), "error" if s["errors"] else "")]
     yield errs

@@ -21,8 +21,18 @@ from .._events._codec import EVENT_DECODER
 from .._events._schema import TRACE_START, TRACE_STOP, Event
 from .._runtime._collector import Collector
 from .._runtime._open import collector
+from ._replay import ReplayMismatch, replay_http_client, replay_transport
 
-__all__ = ["Recording", "TraceInvalid", "assert_valid_trace", "load_events", "recording"]
+__all__ = [
+    "Recording",
+    "ReplayMismatch",
+    "TraceInvalid",
+    "assert_valid_trace",
+    "load_events",
+    "recording",
+    "replay_http_client",
+    "replay_transport",
+]
 
 
 class TraceInvalid(AssertionError):
