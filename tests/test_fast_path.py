@@ -160,6 +160,7 @@ def test_the_fast_path_and_the_general_path_write_the_same_line(
     for _ in range(2):  # cold, then warm for what this example added to the caches
         expected = line(general(Redactor(**r_kw), Sanitizer(**s_kw), event(data)))
         assert line(pipeline(event(data))) == expected
+        assert line(pipeline(event(data), owned=True)) == expected
         assert line(pipeline.run_known(event(data, "tool.stop"))) == line(
             general(Redactor(**r_kw), Sanitizer(**s_kw), event(data, "tool.stop"))
         )
@@ -214,6 +215,17 @@ def test_the_snapshot_is_taken_at_emit_time_on_the_fast_path() -> None:
     args["k"].append(3)
     data["late"] = True
     assert out is not None and out.data == {"name": "search", "args": {"q": "weather", "k": [1, 2]}}
+
+
+def test_an_owned_dict_is_checked_in_place_and_its_nested_values_still_copied() -> None:
+    pipeline = Pipeline([Redactor(), Sanitizer()])
+    args = {"q": "weather"}
+    data = {"name": "search", "args": args}
+    out = pipeline(Event(ts_ns=1, event="tool.start", data=data), owned=True)
+    assert out is not None and out.data is data
+    assert out.data["args"] == args and out.data["args"] is not args
+    args["q"] = "changed"
+    assert out.data["args"] == {"q": "weather"}
 
 
 def test_a_string_found_dirty_is_never_remembered_as_clean() -> None:

@@ -135,13 +135,19 @@ class Pipeline:
         names = ", ".join(processor_name(p) for p in self.processors)
         return f"Pipeline([{names}], filtered={self.filtered}, errors={self.errors})"
 
-    def __call__(self, ev: Event) -> Event | None:
-        """The processed event, or None if a processor dropped it."""
+    def __call__(self, ev: Event, owned: bool = False) -> Event | None:
+        """The processed event, or None if a processor dropped it.
+
+        ``owned=True`` says that ``ev.data`` is a dict made for this event
+        alone (as ``Sink`` builds it from the caller's mapping) that nobody
+        else holds: the built-in steps then check its top level in place
+        rather than copy it again.  The result is the same either way.
+        """
         snap = self._snap
         if snap is None:
             return self._run(ev, self._procs)
         data = ev.data
-        out = snap(data) if type(data) is dict else None
+        out = snap(data, owned) if type(data) is dict else None
         if out is None:
             ev = self._head.general(ev)  # type: ignore[union-attr]
         else:
