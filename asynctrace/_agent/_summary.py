@@ -143,7 +143,10 @@ class SummaryBuilder:
             self._first_ts_ns = self._last_ts_ns = ts
         self._events += 1
 
-        flags, kind = self._route(ev.event)
+        name = ev.event
+        if name in self._plain:
+            return
+        flags, kind = self._routes.get(name) or self._route(name)
         if flags:
             self._account(ev, flags, kind)
 
