@@ -38,15 +38,13 @@ KNOWN_MAX: Final = 4096
 MAX_CONTAINERS: Final = 32
 
 Search = Callable[[str], object]
+ExtraCheck = Callable[[str, list[str]], bool]
 
 
 class Snapshot(Protocol):
     """``snapshot(data, owned=False)``: the checked copy, or None for the general path."""
 
     def __call__(self, data: dict[Any, Any], owned: bool = False, /) -> dict[str, Any] | None: ...
-
-
-ExtraCheck = Callable[[str, list[str]], bool]
 
 
 class FastPath:
