@@ -47,7 +47,7 @@ from ._context._traced import traced
 from ._context._w3c import TraceParent, extract, parse_traceparent
 from ._events._schema import SCHEMA_VERSION, Counts, Event, ShedCounts
 from ._processing._filters import KindFilter
-from ._processing._pipeline import Processor
+from ._processing._pipeline import DropEvent, Processor
 from ._processing._redact import Redactor, redact_text
 from ._processing._sanitize import Sanitizer, to_jsonable
 from ._reading import (
@@ -88,6 +88,7 @@ __all__ = [
     "Counts",
     "DisabledTrace",
     "DisclosureStep",
+    "DropEvent",
     "Event",
     "KindFilter",
     "LLMRequest",

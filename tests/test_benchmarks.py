@@ -92,3 +92,25 @@ def test_harness_runs_as_a_script_too() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "--quick" in proc.stdout
+
+
+def test_the_lean_floors_run_beside_asynctrace_and_account_for_every_line(
+    quick_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, out = quick_run
+    data = json.loads((out / "results.json").read_text())
+    by_key = {sc["key"]: {c["name"]: c for c in sc["cases"]} for sc in data["scenarios"]}
+    spans = by_key["spans"]
+    (lean_span,) = spans["lean floor span"]["samples"]
+    (traced,) = spans["asynctrace"]["samples"]
+    assert lean_span["written"] == traced["written"] > 0  # two lines per span, all written
+    throughput = by_key["throughput"]
+    (floor,) = throughput["floor (dict→Queue→encode_lines→write)"]["samples"]
+    for name in ("lean floor emit_nowait", "lean floor await emit"):
+        (sample,) = throughput[name]["samples"]
+        assert sample["written"] + sample["shed"] == floor["written"] > 0, name
+    (awaited,) = throughput["lean floor await emit"]["samples"]
+    assert awaited["shed"] == 0  # backpressure, never shedding
+    labels = [t["label"] for sc in data["scenarios"] for t in sc["targets"]]
+    assert "asynctrace span ÷ lean floor span" in labels
+    assert any(label.startswith("lean floor emit_nowait ÷ emit_nowait") for label in labels)

@@ -78,9 +78,9 @@ async def test_a_failing_user_processor_is_disabled_counted_and_logged_once(
 
 
 async def test_a_user_processor_can_enrich_and_drop_events(tmp_path: Path) -> None:
-    def tag(ev: asynctrace.Event) -> asynctrace.Event | None:
+    def tag(ev: asynctrace.Event) -> asynctrace.Event:
         if ev.data.get("drop"):
-            return None
+            raise asynctrace.DropEvent
         ev.data["env"] = "test"
         return ev
 
@@ -90,6 +90,27 @@ async def test_a_user_processor_can_enrich_and_drop_events(tmp_path: Path) -> No
     assert rec.names() == ["keep"]
     assert rec.find("keep")[0].data == {"env": "test"}
     assert rec.counts["filtered"] == 1
+
+
+async def test_a_processor_returning_none_is_an_error_and_drops_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="asynctrace")
+
+    def forgot_return(ev: asynctrace.Event) -> asynctrace.Event:
+        ev.data["seen"] = True
+        return None  # type: ignore[return-value]
+
+    async with recording(tmp_path, processors=[forgot_return]) as rec:
+        for i in range(3):
+            await rec.trace.sink.emit({"event": "e", "i": i})
+        async with asynctrace.span("s"):
+            pass
+    assert [e.data["i"] for e in rec.find("e")] == [0, 1, 2]
+    assert rec.names() == ["e", "e", "e", "span.start", "span.stop"]
+    assert rec.counts["processor_errors"] == 1 and rec.counts["filtered"] == 0
+    (warning,) = [r for r in caplog.records if "forgot_return" in r.getMessage()]
+    assert "DropEvent" in warning.getMessage()
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _tracegen import record_agent
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from asynctrace import Event
 from asynctrace._agent._summary import SUMMARY_KEYS, SummaryBuilder
@@ -167,3 +170,81 @@ async def test_the_summary_written_by_the_collector_equals_the_recomputed_one(
     assert stored["cost_usd"] == 0.004
     assert stored["unpriced_llm_calls"] == 1
     assert stored["errors"] == 2  # the failed tool span and the error event
+
+
+_names = st.sampled_from(
+    [
+        "tool.start",
+        "tool.stop",
+        "tool.call",
+        "llm.start",
+        "llm.stop",
+        "llm.call",
+        "span.stop",
+        "run.stop",
+        "turn.start",
+        "error",
+        "decision",
+        "trace.event_omitted",
+        "x.stop.more",
+        "error.stop",
+    ]
+)
+_data = st.fixed_dictionaries(
+    {},
+    optional={
+        "input_tokens": st.one_of(
+            st.integers(0, 100), st.none(), st.floats(0, 5), st.text(max_size=2)
+        ),
+        "output_tokens": st.integers(0, 100),
+        "cached_tokens": st.integers(0, 10),
+        "cost_usd": st.one_of(st.floats(0, 1), st.integers(0, 2), st.none(), st.just("1")),
+    },
+)
+_lines = st.lists(
+    st.builds(
+        lambda name, ts, status, data: Event(ts_ns=ts, event=name, status=status, data=data),
+        st.one_of(_names, st.text(max_size=6)),
+        st.integers(0, 10**6),
+        st.sampled_from(["ok", "error", "cancelled", None, "weird"]),
+        _data,
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=_lines, cuts=st.lists(st.integers(0, 60), max_size=5))
+def test_add_batch_gives_the_same_summary_as_adding_one_line_at_a_time(
+    lines: list[Event], cuts: list[int]
+) -> None:
+    one = SummaryBuilder()
+    for line in lines:
+        one.add(line)
+    batched = SummaryBuilder()
+    bounds = [0, *sorted(c for c in cuts if c <= len(lines)), len(lines)]
+    for a, b in itertools.pairwise(bounds):
+        batched.add_batch(lines[a:b])
+    assert batched.result() == one.result()
+
+
+def test_add_batch_accounts_stops_calls_and_errors_by_count() -> None:
+    builder = SummaryBuilder()
+    builder.add_batch(
+        [
+            ev("tool.start", 10),
+            ev("tool.stop", 20, "ok"),
+            ev("tool.stop", 30, "error"),
+            ev("llm.call", 5, "ok", input_tokens=3, output_tokens=2, cost_usd=0.5),
+            ev("error", 40),
+            ev("note", 41),
+        ]
+    )
+    builder.add_batch([ev("span.stop", 50, "cancelled"), ev("tool.start", 1)])
+    result = builder.result()
+    assert result["events"] == 8
+    assert result["duration_ns"] == 49
+    assert result["spans_by_kind"] == {"tool": 2, "span": 1}
+    assert (result["tool_calls"], result["tool_errors"], result["tool_success_rate"]) == (2, 1, 0.5)
+    assert (result["llm_calls"], result["input_tokens"], result["cost_usd"]) == (1, 3, 0.5)
+    assert result["errors"] == 2

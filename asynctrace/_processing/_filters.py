@@ -1,4 +1,4 @@
-"""Filters: processors that drop events on purpose."""
+"""Filters: processors that drop events on purpose (by raising ``DropEvent``)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from .._events._schema import Event
+from ._pipeline import DropEvent
 
 __all__ = ["KindFilter", "event_kind"]
 
@@ -68,12 +69,17 @@ class KindFilter:
         exc = None if self._exclude is None else sorted(self._exclude)
         return f"KindFilter(include={inc!r}, exclude={exc!r})"
 
-    def __call__(self, ev: Event) -> Event | None:
-        kind = ev.event.partition(".")[0]
+    def keeps(self, name: str) -> bool:
+        """Whether an event named ``name`` passes this filter."""
+        kind = name.partition(".")[0]
         if kind == _PROTECTED_KIND:
-            return ev
+            return True
         if self._include is not None and kind not in self._include:
-            return None
-        if self._exclude is not None and kind in self._exclude:
-            return None
+            return False
+        return self._exclude is None or kind not in self._exclude
+
+    def __call__(self, ev: Event) -> Event:
+        """``ev`` itself if it passes; else raises ``DropEvent``."""
+        if not self.keeps(ev.event):
+            raise DropEvent
         return ev

@@ -483,7 +483,7 @@ class Redactor:
 
         True for short ASCII string keys that are not sensitive, hashed or
         renamed; a path-like key qualifies too, because a value it changes
-        starts with "/" or "~", which ``text_ok`` catches.
+        starts with "/" or "~", which the search of ``fast_text_checks`` finds.
         """
         return (
             type(key) is str
@@ -492,15 +492,13 @@ class Redactor:
             and not self._flags(key) & ~_PATHKEY
         )
 
-    def text_ok(self, joined: str, strs: list[str]) -> bool:
-        """Whether no string in ``strs`` (joined by NUL) would be changed."""
-        return _JOINED_SEARCH(joined) is None and self._extra_text_ok(joined, strs)
-
     def fast_text_checks(
         self,
     ) -> tuple[Callable[[str], object], Callable[[str, list[str]], bool] | None]:
-        """``text_ok`` in two parts: a search that must find nothing in the
-        joined strings, and a check for the extra patterns (None without)."""
+        """Whether strings pass unchanged, in two parts: a search that must
+        find nothing in them joined by NUL (it also finds a string starting
+        with "/" or "~", a path to check), and a check for the extra patterns
+        (None without any)."""
         return _JOINED_SEARCH, (self._extra_text_ok if self._patterns else None)
 
     def _extra_text_ok(self, joined: str, strs: list[str]) -> bool:

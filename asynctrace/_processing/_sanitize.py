@@ -28,6 +28,7 @@ from typing import Any, Final
 import msgspec
 
 from .._events._schema import Event
+from ._fast import MAX_CONTAINERS, FastPath
 
 __all__ = [
     "BINARY_KEY",
@@ -51,10 +52,8 @@ DEFAULT_MAX_ITEMS: Final = 100
 DEFAULT_MAX_DEPTH: Final = 16
 DEFAULT_MAX_TOTAL_BYTES: Final = 16 * 1024 * 1024
 MAX_DEPTH_LIMIT: Final = 256
-# The fast path handles keys up to this long, events up to this many items.
+# The flat pass (``_fast``) handles keys up to this long.
 FAST_KEY_MAX: Final = 256
-FAST_MAX_CONTAINERS: Final = 1024
-FAST_KEYS_MAX: Final = 4096
 
 # The total budget charges each container this much per item, and strings
 # their length only above _CHARGE_STR_OVER characters: short strings are
@@ -162,7 +161,6 @@ class Sanitizer:
 
     __slots__ = (
         "_fast",
-        "_keys",
         "_max_depth",
         "_max_items",
         "_max_str",
@@ -200,8 +198,8 @@ class Sanitizer:
         self._max_depth = max_depth
         self._max_total = max_total_bytes
         self._warned = False
-        self._keys: set[Any] = set()
-        self._fast = self.fast_snapshot(self._keys, self._admit_key, None)
+        fast = self.fast_path()
+        self._fast = None if fast is None else fast.snapshot
 
     @property
     def max_string_bytes(self) -> int:
@@ -228,16 +226,10 @@ class Sanitizer:
     def __call__(self, ev: Event) -> Event:
         try:
             data = ev.data
-            out = self._fast(data) if type(data) is dict else None
+            fast = self._fast
+            out = fast(data) if fast is not None and type(data) is dict else None
             ev.data = out if out is not None else self.sanitize_data(data)
-            event, agent_id, status = ev.event, ev.agent_id, ev.status
-            if not (
-                type(event) is str
-                and event.isascii()
-                and (agent_id is None or (type(agent_id) is str and agent_id.isascii()))
-                and (status is None or (type(status) is str and status.isascii()))
-            ):
-                self.fix_header(ev)
+            self.fix_header(ev)
         except Exception as exc:  # pragma: no cover - defensive: the walk never raises
             if not self._warned:
                 self._warned = True
@@ -247,7 +239,7 @@ class Sanitizer:
         return ev
 
     def fix_header(self, ev: Event) -> None:
-        """Make the event's own string fields valid text.
+        """Make the event's own string fields valid text (cheap when they are ASCII).
 
         They come from the caller too; a lone surrogate in one would make
         the whole line unencodable.
@@ -283,31 +275,31 @@ class Sanitizer:
     def _admit_key(self, key: Any) -> bool:
         return type(key) is str and len(key) <= FAST_KEY_MAX and key.isascii()
 
-    def fast_snapshot(
+    def fast_path(
         self,
-        known_keys: set[Any],
-        admit_key: Callable[[Any], bool],
-        text_ok: Callable[[str, list[str]], bool] | None,
+        admit_key: Callable[[Any], bool] | None = None,
+        search: Callable[[str], object] | None = None,
+        extra_ok: Callable[[str, list[str]], bool] | None = None,
         max_depth: int | None = None,
-        scan: Callable[[str], object] | None = None,
-    ) -> Callable[[dict[Any, Any]], dict[str, Any] | None]:
-        """A copier for the common case (see ``make_fast_snapshot``).
+    ) -> FastPath | None:
+        """The flat pass (see ``_fast``) for this sanitizer, after a redactor
+        described by ``admit_key``, ``search`` and ``extra_ok`` (none: alone).
 
-        It returns None for whatever needs the general path; with limits
-        where the two could disagree, it always does.
+        None when the limits are so tight that the total budget could cut
+        something the pass accepts: then only the general walk is exact.
         """
         if self._max_str < FAST_KEY_MAX or self._max_total < _fast_budget(
             self._max_str, self._max_items
         ):
-            return _never
-        return make_fast_snapshot(
+            return None
+        return FastPath(
             max_string_bytes=self._max_str,
             max_items=self._max_items,
             max_depth=self._max_depth if max_depth is None else min(max_depth, self._max_depth),
-            known_keys=known_keys,
-            admit_key=admit_key,
-            text_ok=text_ok,
-            scan=scan,
+            short=self._short,
+            admit_key=self._admit_key if admit_key is None else admit_key,
+            search=search,
+            extra_ok=extra_ok,
         )
 
     # -- the general walk -------------------------------------------------
@@ -484,166 +476,13 @@ class Sanitizer:
         return self._list(items, depth, (*path, id(owner)), budget)
 
 
-def _never(data: dict[Any, Any]) -> None:
-    return None
-
-
 def _fast_budget(max_str: int, max_items: int) -> int:
-    # What the general walk would charge at most for anything the fast path
-    # accepts (the top dict, up to max_items containers inline below it, up
-    # to FAST_MAX_CONTAINERS deeper ones, all strings within max_str): below
-    # it, the budget could matter and the fast path is off.
-    containers = 1 + max_items + FAST_MAX_CONTAINERS
-    return _ITEM_COST * containers * (max_items + 1) + max_str
-
-
-def make_fast_snapshot(
-    *,
-    max_string_bytes: int,
-    max_items: int,
-    max_depth: int,
-    known_keys: set[Any],
-    admit_key: Callable[[Any], bool],
-    text_ok: Callable[[str, list[str]], bool] | None,
-    scan: Callable[[str], object] | None = None,
-) -> Callable[[dict[Any, Any]], dict[str, Any] | None]:
-    """The common case of the sanitizer, in one tight pass.
-
-    The returned function copies dicts and lists of str, int, bool, None and
-    finite floats, whose keys are in ``known_keys`` (or pass ``admit_key``,
-    which then adds them), within the item and depth limits and at most
-    ``FAST_MAX_CONTAINERS`` containers.  The strings are checked together at
-    the end, joined by NUL: valid UTF-8, at most ``max_string_bytes`` in all
-    (so each one is within the limit), ``scan`` finds nothing in them (if
-    given) and ``text_ok`` accepts them (if given).  For
-    anything else it returns None and the caller takes the general path,
-    which gives the same result for everything this one accepts.
-    """
-    keys = known_keys
-    keys_ge = keys.issuperset
-
-    def admit_all(d: dict[Any, Any]) -> bool:
-        # First sight of a key: classify it once, remember it if it passes.
-        for key in d:
-            if key not in keys:
-                if not admit_key(key):
-                    return False
-                if len(keys) >= FAST_KEYS_MAX:
-                    keys.clear()
-                keys.add(key)
-        return True
-
-    def copy_dict(
-        d: dict[Any, Any], depth: int, app: Callable[[str], None], count: list[int]
-    ) -> Any:
-        if len(d) > max_items or depth >= max_depth or not (keys_ge(d) or admit_all(d)):
-            return None
-        count[0] += 1
-        if count[0] > FAST_MAX_CONTAINERS:
-            return None
-        depth += 1
-        out = dict(d)
-        for k, v in d.items():
-            t = type(v)
-            if t is str:
-                app(v)
-            elif t is int or v is None or t is bool:
-                pass
-            elif t is dict or t is list:
-                v = (copy_dict if t is dict else copy_list)(v, depth, app, count)
-                if v is None:
-                    return None
-                out[k] = v
-            elif t is not float or v - v != 0.0:
-                return None
-        return out
-
-    def copy_list(seq: list[Any], depth: int, app: Callable[[str], None], count: list[int]) -> Any:
-        if len(seq) > max_items or depth >= max_depth:
-            return None
-        count[0] += 1
-        if count[0] > FAST_MAX_CONTAINERS:
-            return None
-        depth += 1
-        out = list(seq)
-        for i, v in enumerate(seq):
-            t = type(v)
-            if t is str:
-                app(v)
-            elif t is int or v is None or t is bool:
-                pass
-            elif t is dict or t is list:
-                v = (copy_dict if t is dict else copy_list)(v, depth, app, count)
-                if v is None:
-                    return None
-                out[i] = v
-            elif t is not float or v - v != 0.0:
-                return None
-        return out
-
-    def copy_top(data: dict[Any, Any], app: Callable[[str], None]) -> Any:
-        # copy_dict for depth 0, with a nested dict or list of plain values
-        # (tool args, llm params) handled inline: no call per level.
-        if len(data) > max_items or not (keys_ge(data) or admit_all(data)):
-            return None
-        out = dict(data)
-        count: list[int] | None = None
-        for k, v in data.items():
-            t = type(v)
-            if t is str:
-                app(v)
-            elif t is int or v is None or t is bool:
-                pass
-            elif t is dict or t is list:
-                if max_depth < 2 or len(v) > max_items:
-                    return None
-                if t is dict and not (keys_ge(v) or admit_all(v)):
-                    return None
-                for v2 in v.values() if t is dict else v:
-                    t2 = type(v2)
-                    if t2 is str:
-                        app(v2)
-                    elif t2 is int or v2 is None or t2 is bool or (t2 is float and v2 - v2 == 0.0):
-                        pass
-                    else:
-                        # Deeper, or not plain: the general copy of this
-                        # value (its strings may be checked twice).
-                        if count is None:
-                            count = [1]
-                        v = (copy_dict if t is dict else copy_list)(v, 1, app, count)
-                        if v is None:
-                            return None
-                        break
-                else:
-                    v = dict(v) if t is dict else list(v)
-                out[k] = v
-            elif t is not float or v - v != 0.0:
-                return None
-        return out
-
-    def snapshot(data: dict[Any, Any]) -> dict[str, Any] | None:
-        strs: list[str] = []
-        try:
-            out: dict[str, Any] | None = copy_top(data, strs.append)
-            if out is None or not strs:
-                return out
-            joined = strs[0] if len(strs) == 1 else "\x00".join(strs)
-            if joined.isascii():
-                if len(joined) > max_string_bytes:
-                    return None
-            elif len(joined.encode()) > max_string_bytes:
-                return None
-            if scan is not None and scan(joined) is not None:
-                return None
-            if text_ok is not None and not text_ok(joined, strs):
-                return None
-        except Exception:
-            # A lone surrogate, RecursionError near the interpreter's limit, a
-            # container changed by another thread: the general path copes.
-            return None
-        return out
-
-    return snapshot
+    # What the general walk would charge at most for anything the flat pass
+    # accepts: the top dict and up to MAX_CONTAINERS below it, each within
+    # max_items, and the strings it did not already know (at most max_str in
+    # all; the known ones are short, which costs nothing).  Below it, the
+    # budget could matter and the pass is off.
+    return _ITEM_COST * (1 + MAX_CONTAINERS) * (max_items + 1) + max_str
 
 
 def _float_marker(f: float) -> str:
