@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from _tracegen import TraceFile
+
 from asynctrace import Event
 from asynctrace._agent._summary import SummaryBuilder
 from asynctrace._events._codec import ENCODER
-
-from ._tracegen import TraceFile
 
 COLLECTOR = frozenset({"trace.start", "trace.stop", "agent.config"})
 

@@ -101,7 +101,11 @@ def compress_part(
 
 
 async def compress_part_in_thread(
-    path: str | os.PathLike[str], *, level: int = COMPRESS_LEVEL, sync: bool = True
+    path: str | os.PathLike[str],
+    *,
+    level: int = COMPRESS_LEVEL,
+    sync: bool = True,
+    on_stage: Callable[[Stage], None] | None = None,
 ) -> Path:
     """:func:`compress_part` on a worker thread, so the event loop keeps running.
 
@@ -112,5 +116,6 @@ async def compress_part_in_thread(
     import anyio.to_thread
 
     return await anyio.to_thread.run_sync(
-        lambda: compress_part(path, level=level, sync=sync), abandon_on_cancel=True
+        lambda: compress_part(path, level=level, sync=sync, on_stage=on_stage),
+        abandon_on_cancel=True,
     )

@@ -48,6 +48,8 @@ class Retention:
     Traces that may still be open are never deleted (docs/operations.md).
     """
 
+    __module__ = "asynctrace"
+
     max_files: int | None = None
     max_age_days: float | None = None
 
