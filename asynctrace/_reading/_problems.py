@@ -49,4 +49,3 @@ class Problem(msgspec.Struct, frozen=True):
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line else ""
         return f"{where}{self.message}"
-
