@@ -1,8 +1,10 @@
-"""Rotated traces written part by part, as the writer will rotate them.
+"""Rotated traces written part by part, as the writer rotates them.
 
-A :class:`~tests._tracegen.TraceFile` is cut after given producer lines:
-each cut closes the part with a ``trace.stop`` (reason ``rotated``, the
-counts and summary so far, ``next_file_id``) and opens the next with a
+A :class:`~tests._tracegen.TraceFile` is cut into parts, either after given
+numbers of producer lines or wherever the next line would take a part past
+``max_file_bytes`` (the rule in ``asynctrace._storage._rotation``).  Each
+cut closes the part with a ``trace.stop`` (reason ``rotated``, the counts
+and summary so far, ``next_file_id``) and opens the next with a
 ``trace.start`` that repeats the first one's data plus ``part``,
 ``prev_file_id`` and its own ``file_id``; ``seq`` runs on across parts and
 the last ``trace.stop`` carries the totals of the whole trace.
@@ -18,6 +20,7 @@ from _tracegen import TraceFile
 from asynctrace import Event
 from asynctrace._agent._summary import SummaryBuilder
 from asynctrace._events._codec import ENCODER
+from asynctrace._storage._rotation import next_start_data, part_is_full, rotated_stop_data
 
 COLLECTOR = frozenset({"trace.start", "trace.stop", "agent.config"})
 
@@ -30,15 +33,22 @@ def v2_name(stamp: str, trace_id: str, fid: str) -> str:
     return f"{stamp}_{trace_id}_{fid}.jsonl"
 
 
-def split(trace: TraceFile, cuts: Sequence[int]) -> list[list[Event]]:
-    """The trace's lines as parts, cut after the given numbers of producer lines."""
+def line(ev: Event) -> bytes:
+    return ENCODER.encode(ev) + b"\n"
+
+
+def split(
+    trace: TraceFile, cuts: Sequence[int] = (), *, max_file_bytes: int | None = None
+) -> list[list[Event]]:
+    """The trace's lines as parts: cut after the given numbers of producer
+    lines, and wherever a part would pass ``max_file_bytes``."""
     start, *body = trace.lines
     stop = body.pop() if body and body[-1].event == "trace.stop" else None
-    ids = [file_id(trace.trace_id, n + 1) for n in range(len(cuts) + 1)]
     parts: list[list[Event]] = []
     seq = 0
     produced = 0
     summary = SummaryBuilder()
+    pending_cuts = list(cuts)
 
     def stamp(ev: Event) -> Event:
         nonlocal seq
@@ -47,20 +57,29 @@ def split(trace: TraceFile, cuts: Sequence[int]) -> list[list[Event]]:
         seq += 1
         return ev
 
-    cut_iter = iter([*cuts, None])
-    cut = next(cut_iter)
-    current = [
-        stamp(
-            Event(
-                ts_ns=start.ts_ns,
-                event="trace.start",
-                data={**start.data, "file_id": ids[0], "part": 1},
-            )
-        )
-    ]
+    first_data = {**start.data, "file_id": file_id(trace.trace_id, 1), "part": 1}
+    current = [stamp(Event(ts_ns=start.ts_ns, event="trace.start", data=first_data))]
+    size = len(line(current[0]))
+    in_part = 0
     for ev in body:
-        if cut is not None and produced == cut:
+        copy = Event(
+            seq=seq,
+            ts_ns=ev.ts_ns,
+            event=ev.event,
+            trace_id=trace.trace_id,
+            span_id=ev.span_id,
+            parent_span_id=ev.parent_span_id,
+            duration_ns=ev.duration_ns,
+            status=ev.status,
+            agent_id=ev.agent_id,
+            data=ev.data,
+        )
+        cut_here = bool(pending_cuts) and produced == pending_cuts[0]
+        if cut_here or part_is_full(size, len(line(copy)), in_part, max_file_bytes):
+            if cut_here:
+                pending_cuts.pop(0)
             index = len(parts)
+            nxt = file_id(trace.trace_id, index + 2)
             counts = {
                 "emitted": produced,
                 "written": produced,
@@ -75,37 +94,22 @@ def split(trace: TraceFile, cuts: Sequence[int]) -> list[list[Event]]:
                         event="trace.stop",
                         duration_ns=ev.ts_ns - start.ts_ns,
                         status="ok",
-                        data={
-                            "counts": counts,
-                            "summary": summary.result(),
-                            "reason": "rotated",
-                            "next_file_id": ids[index + 1],
-                        },
+                        data=rotated_stop_data(counts, summary.result(), nxt),
                     )
                 )
             )
             parts.append(current)
-            data = {
-                **start.data,
-                "file_id": ids[index + 1],
-                "part": index + 2,
-                "prev_file_id": ids[index],
-            }
+            data = next_start_data(
+                first_data, part=index + 2, prev_file_id=current[0].data["file_id"], file_id=nxt
+            )
             current = [stamp(Event(ts_ns=ev.ts_ns, event="trace.start", data=data))]
-            cut = next(cut_iter)
-        copy = Event(
-            ts_ns=ev.ts_ns,
-            event=ev.event,
-            span_id=ev.span_id,
-            parent_span_id=ev.parent_span_id,
-            duration_ns=ev.duration_ns,
-            status=ev.status,
-            agent_id=ev.agent_id,
-            data=ev.data,
-        )
+            size = len(line(current[0]))
+            in_part = 0
         current.append(stamp(copy))
+        size += len(line(copy))
         if ev.event not in COLLECTOR:
             produced += 1
+            in_part += 1
             summary.add(ev)
     if stop is not None:
         current.append(
@@ -126,15 +130,16 @@ def split(trace: TraceFile, cuts: Sequence[int]) -> list[list[Event]]:
 def write_parts(
     trace: TraceFile,
     folder: Path,
-    cuts: Sequence[int],
+    cuts: Sequence[int] = (),
     *,
+    max_file_bytes: int | None = None,
     stamp: str = "2026-01-01_00-00-00",
 ) -> list[Path]:
     """Write the parts as v2-named files; return their paths in part order."""
     paths = []
-    for lines in split(trace, cuts):
+    for lines in split(trace, cuts, max_file_bytes=max_file_bytes):
         fid = lines[0].data["file_id"]
         path = folder / v2_name(stamp, trace.trace_id, fid)
-        path.write_bytes(b"".join(ENCODER.encode(ev) + b"\n" for ev in lines))
+        path.write_bytes(b"".join(line(ev) for ev in lines))
         paths.append(path)
     return paths

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from _partgen import split, write_parts
+from _partgen import COLLECTOR, split, write_parts
 from _tracegen import research_trace
 from test_cli import PACKAGE_ROOT, run
 
@@ -19,6 +19,7 @@ import asynctrace
 from asynctrace._events._codec import encode_line
 from asynctrace._reading import _problems as P
 from asynctrace._storage._parts import find_parts
+from asynctrace._storage._rotation import check_max_file_bytes, next_part_path, part_is_full
 from asynctrace.export import to_chrome_trace
 
 CUTS = [5, 12, 18]
@@ -208,3 +209,90 @@ def test_tail_follow_goes_on_into_the_next_part_once_it_appears(tmp_path: Path) 
     finally:
         proc.kill()
         proc.communicate()
+
+
+# -- rotation by size, at the boundaries ----------------------------------------
+
+
+def test_a_part_is_full_only_when_the_next_line_would_pass_the_limit() -> None:
+    assert not part_is_full(90, 10, 3, 100)  # exactly at the limit still fits
+    assert part_is_full(90, 11, 3, 100)
+    assert not part_is_full(10, 500, 0, 100)  # an empty part takes any line
+    assert not part_is_full(10**9, 10**9, 5, None)
+    assert check_max_file_bytes(None) is None and check_max_file_bytes(1) == 1
+    for bad in (0, -5, 1.5, True, "1"):
+        with pytest.raises(ValueError, match="max_file_bytes"):
+            check_max_file_bytes(bad)
+
+
+def _stop_len(path: Path) -> int:
+    return len(path.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[-1]) + 1
+
+
+@pytest.mark.parametrize("max_file_bytes", [1, 700, 1500, 4000])
+def test_rotation_by_size_keeps_every_part_within_the_limit_and_loses_nothing(
+    tmp_path: Path, max_file_bytes: int
+) -> None:
+    parent, _ = research_trace(child=False)
+    (tmp_path / "whole").mkdir()
+    whole = parent.write(tmp_path / "whole")
+    parts = write_parts(parent, tmp_path, max_file_bytes=max_file_bytes)
+    assert len(parts) > 1
+    for part in parts:
+        producer = [ev for ev in asynctrace.read(part, parts=False) if ev.event not in COLLECTOR]
+        body = part.stat().st_size - _stop_len(part)
+        # Over the limit only when a single line is larger than the limit.
+        assert body <= max_file_bytes or len(producer) == 1, (part.name, body)
+        assert asynctrace.validate(part) == [], part.name
+    if max_file_bytes == 1:
+        assert len(parts) == parent.written  # one event per part
+    reader = asynctrace.read(parts[0])
+    events = list(reader)
+    assert [ev.seq for ev in events] == list(range(len(events)))
+    produced = [ev for ev in events if ev.event not in COLLECTOR]
+    original = [ev for ev in asynctrace.read(whole) if ev.event not in COLLECTOR]
+    assert [(ev.event, ev.ts_ns, ev.span_id) for ev in produced] == [
+        (ev.event, ev.ts_ns, ev.span_id) for ev in original
+    ]
+    assert asynctrace.validate(reader) == []
+    assert reader.stop is not None and reader.stop.data["counts"]["written"] == len(produced)
+
+
+def test_an_event_larger_than_the_room_left_opens_the_next_part(tmp_path: Path) -> None:
+    parent, _ = research_trace(child=False)
+    lines = split(parent)[0]
+    # Room for the start line and the first two producer lines, and 1 byte.
+    room = sum(len(encode_line(ev)) for ev in lines[:3]) + 1
+    parts = split(parent, max_file_bytes=room)
+    assert [ev.event for ev in parts[0]] == [
+        lines[0].event,
+        lines[1].event,
+        lines[2].event,
+        "trace.stop",
+    ]
+    assert parts[1][0].data["part"] == 2 and parts[1][1].event == lines[3].event
+
+
+def test_the_next_part_is_named_beside_the_first(tmp_path: Path) -> None:
+    trace_id, fid = "ab" * 16, "cd" * 8
+    first = tmp_path / f"2026-03-04_05-06-07_{trace_id}_{'11' * 8}.jsonl"
+    assert next_part_path(first, trace_id=trace_id, file_id=fid, part=2).name == (
+        f"2026-03-04_05-06-07_{trace_id}_{fid}.jsonl"
+    )
+    custom = tmp_path / "run.jsonl"
+    assert next_part_path(custom, trace_id=trace_id, file_id=fid, part=2).name == "run.part2.jsonl"
+    again = tmp_path / "run.part2.jsonl"
+    assert next_part_path(again, trace_id=trace_id, file_id=fid, part=3).name == "run.part3.jsonl"
+
+
+def test_parts_with_custom_names_are_found_too(tmp_path: Path) -> None:
+    parent, _ = research_trace(child=False)
+    paths = []
+    for n, lines in enumerate(split(parent, [6, 14]), start=1):
+        name = "run.jsonl" if n == 1 else f"run.part{n}.jsonl"
+        path = tmp_path / name
+        path.write_bytes(b"".join(encode_line(ev) for ev in lines))
+        paths.append(path)
+    (tmp_path / "other.jsonl").write_bytes(encode_line(research_trace()[1].lines[0]))
+    assert asynctrace.read(paths[1]).parts == paths
+    assert asynctrace.validate(asynctrace.read(paths[2])) == []

@@ -14,7 +14,7 @@ from .._events._codec import EVENT_DECODER
 from .._events._schema import TRACE_START, TRACE_STOP, Event
 from .._reading._detail import StartMemory
 from .._reading._timeline import timeline_line
-from .._storage._parts import ROTATED
+from .._storage._rotation import ROTATED
 from .._storage._scan import scan
 from ._output import Output, warn
 

@@ -22,7 +22,7 @@ from typing import Any, Final, Literal
 
 from .._events._schema import Event
 from .._storage._names import plain_path
-from .._storage._parts import ROTATED
+from .._storage._rotation import ROTATED
 from . import _format as F
 from ._catalog import OPEN
 from ._detail import StartMemory

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from .._storage._header import read_stop
-from .._storage._parts import ROTATED, TraceGroup, group_traces
+from .._storage._parts import TraceGroup, group_traces
+from .._storage._rotation import ROTATED
 from .._storage._scan import TraceFileInfo, scan
 from . import _format as F
 from ._reader import read

@@ -17,7 +17,8 @@ import msgspec
 
 from .._events._codec import EVENT_DECODER
 from .._events._schema import AGENT_CONFIG, TRACE_START, TRACE_STOP, Event
-from .._storage._parts import ROTATED, find_parts
+from .._storage._parts import find_parts
+from .._storage._rotation import ROTATED
 from . import _problems as P
 from ._open import is_plain, opener_for
 from ._problems import Problem

@@ -15,7 +15,7 @@ from .._events._schema import (
     TRACE_START,
     TRACE_STOP,
 )
-from .._storage._parts import ROTATED
+from .._storage._rotation import ROTATED
 from . import _problems as P
 from ._problems import Problem
 from ._reader import COLLECTOR_LINES, TraceReader, read

@@ -15,9 +15,8 @@ from pathlib import Path
 
 from ._header import read_stop
 from ._names import plain_path
+from ._rotation import ROTATED
 from ._scan import TraceFileInfo, recognize, scan
-
-ROTATED = "rotated"
 
 
 def _dedupe(files: Iterable[TraceFileInfo]) -> list[TraceFileInfo]:

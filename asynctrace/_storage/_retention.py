@@ -30,7 +30,8 @@ from typing import Final
 from ._age import parse_age_s
 from ._header import read_stop
 from ._names import compressed_path, plain_path
-from ._parts import ROTATED, TraceGroup, group_traces
+from ._parts import TraceGroup, group_traces
+from ._rotation import ROTATED
 from ._scan import TraceFileInfo, recognize, scan
 
 ENV_VAR: Final = "ASYNCTRACE_RETENTION"
