@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import shutil
 import time
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
 from ._common import Case, Config, Sample, Scenario, Target, metric, now, ratio, settle
-from ._reader import write_trace
+from ._reader import _traced_peak_mb, write_trace
 
 MB = 1024 * 1024
 _TEMPLATE_ID = b"4bf92f3577b34da6a3ce929d0e0e4736"  # the id write_trace uses
@@ -39,17 +38,6 @@ def write_directory(folder: Path, n_files: int, events_per_file: int) -> int:
         (folder / f"2026-02-{day:02d}_00-00-00_{trace_id}.jsonl").write_bytes(data)
         total += len(data)
     return total
-
-
-def _heap_peak_mb(fn: Any, arg: Any) -> tuple[float, Any]:
-    settle()
-    tracemalloc.start()
-    try:
-        out = fn(arg)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return peak / MB, out
 
 
 def build(cfg: Config) -> Scenario:
@@ -89,7 +77,7 @@ def build(cfg: Config) -> Scenario:
 
     def heap(name: str, fn: Any, folder: Path, n: int) -> Case:
         async def run() -> Sample:
-            peak, got = _heap_peak_mb(fn, folder)
+            peak, got = _traced_peak_mb(fn, folder)
             if got != n:
                 raise RuntimeError(f"{name}: {got} traces, expected {n}")
             return {"value": peak, "kb_per_trace": peak * 1024 / n}

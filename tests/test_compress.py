@@ -12,7 +12,12 @@ from _partgen import write_parts
 from _tracegen import research_trace
 
 import asynctrace
-from asynctrace._storage._compress import Stage, compress_part, compress_part_in_thread
+from asynctrace._storage._compress import (
+    Stage,
+    check_compress,
+    compress_part,
+    compress_part_in_thread,
+)
 from asynctrace._storage._names import parse_name, temp_path
 
 
@@ -126,3 +131,11 @@ def test_compress_part_in_thread_runs_off_the_event_loop(tmp_path: Path) -> None
 
     target = asyncio.run(main())
     assert target.exists() and not path.exists()
+
+
+def test_the_collector_argument_is_none_or_gzip() -> None:
+    assert check_compress(None) is None
+    assert check_compress("gzip") == "gzip"
+    for bad in ("zstd", True, 1, "GZIP"):
+        with pytest.raises(ValueError, match="compress"):
+            check_compress(bad)

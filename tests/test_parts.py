@@ -296,3 +296,13 @@ def test_parts_with_custom_names_are_found_too(tmp_path: Path) -> None:
     (tmp_path / "other.jsonl").write_bytes(encode_line(research_trace()[1].lines[0]))
     assert asynctrace.read(paths[1]).parts == paths
     assert asynctrace.validate(asynctrace.read(paths[2])) == []
+
+
+def test_a_missing_first_part_is_reported_too(rotated: tuple[list[Path], Path]) -> None:
+    parts, _ = rotated
+    parts[0].unlink()
+    reader = asynctrace.read(parts[2])
+    assert reader.parts == parts[1:]
+    list(reader)
+    assert [p.kind for p in reader.problems] == [P.MISSING_PART]
+    assert asynctrace.read(parts[1], parts=False).problems == []

@@ -15,7 +15,7 @@ from test_cli import run
 
 import asynctrace
 from asynctrace._storage._compress import compress_part
-from asynctrace._storage._retention import cleanup, cleanup_in_thread
+from asynctrace._storage._retention import cleanup, cleanup_in_thread, resolve_retention
 
 DAY_NS = 86_400 * 1_000_000_000
 NOW_NS = 1_800_000_000 * 1_000_000_000
@@ -208,3 +208,14 @@ def test_clean_usage_errors() -> None:
     ):
         result = run(*args)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+
+
+def test_the_collector_argument_falls_back_to_the_environment() -> None:
+    explicit = asynctrace.Retention(max_files=3)
+    assert resolve_retention(explicit, {"ASYNCTRACE_RETENTION": "max_files=9"}) is explicit
+    assert resolve_retention(None, {"ASYNCTRACE_RETENTION": "max_files=9"}) == asynctrace.Retention(
+        max_files=9
+    )
+    assert resolve_retention(None, {}) is None
+    with pytest.raises(TypeError, match="Retention"):
+        resolve_retention({"max_files": 3}, {})

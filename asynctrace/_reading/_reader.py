@@ -17,6 +17,7 @@ import msgspec
 
 from .._events._codec import EVENT_DECODER
 from .._events._schema import AGENT_CONFIG, TRACE_START, TRACE_STOP, Event
+from .._storage._header import read_stop
 from .._storage._parts import find_parts
 from .._storage._rotation import ROTATED
 from . import _problems as P
@@ -71,6 +72,7 @@ class TraceReader:
         """The ``trace.start`` event, or None when the file is not a trace."""
         self._header_problems: list[Problem] = []
         self._parts: list[Path] | None = None if parts else [self.path]
+        self._follow_parts = parts
         self._read_header()
         if parts and self.start is not None and self.start.data.get("prev_file_id"):
             # A later part: the trace begins in an earlier file.
@@ -164,24 +166,7 @@ class TraceReader:
             for _ in self:
                 pass
             return self._stop
-        with open(self.path, "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            block = 64 * 1024
-            while True:
-                begin = max(0, size - block)
-                f.seek(begin)
-                data = f.read(size - begin)
-                if not data.endswith(b"\n"):
-                    return None  # empty, or a torn final line
-                body = data.rstrip()
-                cut = body.rfind(b"\n")
-                if cut >= 0 or begin == 0:
-                    try:
-                        ev = EVENT_DECODER.decode(body[cut + 1 :])
-                    except msgspec.MsgspecError:
-                        return None
-                    return ev if ev.event == TRACE_STOP else None
-                block *= 4
+        return read_stop(self.path)
 
     # -- iteration --------------------------------------------------------
 
@@ -205,10 +190,20 @@ class TraceReader:
             yield from zip(numbers, batch, strict=True)
 
     def _chunks(self) -> Iterator[tuple[list[Event], Sequence[int]]]:
-        if len(self.parts) == 1:
+        if len(self.parts) > 1:
+            yield from self._part_chunks()
+        else:
             yield from self._file_chunks()
-            return
-        yield from self._part_chunks()
+        start = self.start
+        if self._follow_parts and start is not None and start.data.get("prev_file_id"):
+            self._problem(
+                Problem(
+                    0,
+                    P.MISSING_PART,
+                    f"{self.path.name} continues part {start.data['prev_file_id']!r},"
+                    " not found beside it",
+                )
+            )
 
     def _part_chunks(self) -> Iterator[tuple[list[Event], Sequence[int]]]:
         """Every part in order; line numbers and problems are per file, the

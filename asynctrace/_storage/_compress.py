@@ -119,3 +119,15 @@ async def compress_part_in_thread(
         lambda: compress_part(path, level=level, sync=sync, on_stage=on_stage),
         abandon_on_cancel=True,
     )
+
+
+COMPRESSIONS: Final = ("gzip",)
+
+
+def check_compress(value: object) -> str | None:
+    """The collector's ``compress`` argument, checked: None (off) or ``"gzip"``."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value in COMPRESSIONS:
+        return value
+    raise ValueError(f"compress must be None or 'gzip', got {value!r}")

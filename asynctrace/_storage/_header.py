@@ -17,6 +17,7 @@ from ._names import GZ_SUFFIX
 # A trace.start line is small; a "first line" longer than this is not one.
 MAX_HEADER_BYTES: Final = 1 << 20
 _BLOCK: Final = 64 * 1024
+_FIRST_READ: Final = 8 * 1024
 
 
 def is_compressed(path: Path) -> bool:
@@ -32,9 +33,15 @@ def _open(path: Path) -> BinaryIO:
 def read_start(path: Path) -> Event | None:
     """The ``trace.start`` on the first line, or None (not a trace, unreadable,
     empty, or a gzip stream that is not one)."""
+    head = b""
     try:
         with _open(path) as f:
-            head = f.read(MAX_HEADER_BYTES)
+            # Small reads: the first line is short, the file may be large.
+            while b"\n" not in head and len(head) < MAX_HEADER_BYTES:
+                chunk = f.read(_FIRST_READ)
+                if not chunk:
+                    break
+                head += chunk
     except (OSError, EOFError, gzip.BadGzipFile):
         return None
     cut = head.find(b"\n")

@@ -109,6 +109,19 @@ class Retention:
             raise ValueError(f"{ENV_VAR}: {exc}") from None
 
 
+def resolve_retention(value: object, environ: Mapping[str, str] | None = None) -> Retention | None:
+    """The collector's ``retention`` argument: a :class:`Retention`, or None for
+    whatever ``ASYNCTRACE_RETENTION`` says (off when unset).  Raises
+    ``TypeError`` for anything else and ``ValueError`` for a bad variable."""
+    if isinstance(value, Retention):
+        return value
+    if value is None:
+        return Retention.from_env(environ)
+    raise TypeError(
+        f"retention must be an asynctrace.Retention or None, got {type(value).__name__}"
+    )
+
+
 def _pid_alive(pid: object) -> bool:
     if type(pid) is not int or pid <= 0:
         return False
