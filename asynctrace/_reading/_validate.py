@@ -64,6 +64,13 @@ def validate(source: str | os.PathLike[str] | TraceReader) -> list[Problem]:
     invariant ``emitted == written + shed + write_errors``, ``written``
     equal to the producer lines in the file, and the stored summary equal
     to the one recomputed from the file.
+
+    A path is checked as one file, also when it is a part of a rotated
+    trace: a continuation part (``prev_file_id``) may start at any ``seq``
+    and stop spans started in earlier parts, a rotated part may leave spans
+    open, and a continuation's counts and summary, which cover the earlier
+    parts too, are only checked for consistency.  A :class:`TraceReader`
+    over several parts is checked part by part and then as a chain.
     """
     if isinstance(source, TraceReader) and len(source.parts) > 1:
         return _validate_parts(source.parts)
