@@ -100,10 +100,17 @@ class NotATrace(Exception):
 
 
 def next_part(path: Path, trace_id: str, file_id: str) -> Path | None:
-    """The file that continues a rotated part, once it exists beside it."""
-    for info in scan(path.parent, by_name=False):
-        if info.trace_id == trace_id and info.file_id == file_id:
-            return info.path
+    """The file that continues a rotated part, once it exists beside it (names
+    that hold the ids are looked at first, then every trace file)."""
+    stem = path.name.split(".", 1)[0]
+
+    def likely(name: str) -> bool:
+        return name != path.name and (file_id in name or trace_id in name or name.startswith(stem))
+
+    for name_filter in (likely, lambda name: not likely(name)):
+        for info in scan(path.parent, by_name=False, name_filter=name_filter):
+            if info.trace_id == trace_id and info.file_id == file_id:
+                return info.path
     return None
 
 

@@ -149,11 +149,14 @@ def find_parts(path: Path) -> list[Path]:
             return [path]  # closed for good and never continued: one part
     stem = path.name.split(".", 1)[0]
     folder = path.parent
-    candidates = [
-        f
-        for f in scan(folder, by_name=False)
-        if info.trace_id in f.path.name or f.path.name.startswith(stem)
-    ]
+    # Headers are read only for names that can belong to this trace.
+    candidates = list(
+        scan(
+            folder,
+            by_name=False,
+            name_filter=lambda name: info.trace_id in name or name.startswith(stem),
+        )
+    )
     chain = _chain_of(info, candidates)
     last = chain[-1]
     stop = read_stop(last.path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,9 +102,15 @@ def recognize(path: Path, *, by_name: bool = True) -> TraceFileInfo | None:
     return TraceFileInfo(path, name, start, st.st_size, st.st_mtime_ns)
 
 
-def scan(directory: Path, *, by_name: bool = True) -> Iterator[TraceFileInfo]:
+def scan(
+    directory: Path,
+    *,
+    by_name: bool = True,
+    name_filter: Callable[[str], bool] | None = None,
+) -> Iterator[TraceFileInfo]:
     """Recognised trace files directly in ``directory`` (not recursive), in
-    name order; files that vanish meanwhile are skipped."""
+    name order; files that vanish meanwhile are skipped.  ``name_filter``
+    skips names before any file is opened."""
     try:
         with os.scandir(directory) as it:
             names = sorted(e.name for e in it if e.is_file() and not e.name.startswith("."))
@@ -112,6 +118,8 @@ def scan(directory: Path, *, by_name: bool = True) -> Iterator[TraceFileInfo]:
         return
     for entry in names:
         if not by_name and not _trace_like(entry):
+            continue
+        if name_filter is not None and not name_filter(entry):
             continue
         info = recognize(directory / entry, by_name=by_name)
         if info is not None:
