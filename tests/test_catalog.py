@@ -254,3 +254,17 @@ def test_the_sketch_is_within_one_percent_and_exact_at_the_ends() -> None:
         assert sketch.quantile(q) == pytest.approx(_nearest_rank(values, q), rel=0.01)
     assert sketch.quantile(1.0) == max(values)
     assert Sketch().quantile(0.5) == 0
+
+
+@pytest.mark.anyio
+async def test_ls_and_aggregate_read_what_the_real_collector_writes(tmp_path: Path) -> None:
+    from _tracegen import record_agent
+
+    parent, child = await record_agent(tmp_path, points=5)
+    (row,) = catalog(tmp_path)
+    assert row.path == str(parent) and row.children == 1 and row.status == "ok"
+    stops = [asynctrace.read(p).stop for p in (parent, child)]
+    assert row.events == sum(s.data["summary"]["events"] for s in stops if s is not None)
+    (group,) = asynctrace.aggregate(tmp_path)["groups"]
+    assert group["runs"] == 1 and group["runs_by_status"] == {"ok": 1}
+    assert group["tools"]["flaky"]["errors"] == 1 and group["models"]["gpt-x"]["calls"] == 1

@@ -219,3 +219,15 @@ def test_the_collector_argument_falls_back_to_the_environment() -> None:
     assert resolve_retention(None, {}) is None
     with pytest.raises(TypeError, match="Retention"):
         resolve_retention({"max_files": 3}, {})
+
+
+@pytest.mark.anyio
+async def test_a_cleanup_while_a_real_collector_writes_keeps_its_file(tmp_path: Path) -> None:
+    old = [put(tmp_path, closed(n), age_days=60 + n) for n in range(1, 4)]
+    async with asynctrace.collector(trace_dir=tmp_path, label="live") as trace:
+        await asynctrace.emit("note", text="written, not closed yet")
+        await trace.flush()
+        removed = await cleanup_in_thread(tmp_path, asynctrace.Retention(max_files=1))
+    assert sorted(removed) == sorted(old)
+    assert trace.path is not None and Path(trace.path).exists()
+    assert list(tmp_path.iterdir()) == [Path(trace.path)]
