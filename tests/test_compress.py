@@ -139,3 +139,24 @@ def test_the_collector_argument_is_none_or_gzip() -> None:
     for bad in ("zstd", True, 1, "GZIP"):
         with pytest.raises(ValueError, match="compress"):
             check_compress(bad)
+
+
+def test_cleanup_removes_the_temp_file_of_a_compression_cut_short_once_it_is_stale(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    from asynctrace._storage._retention import cleanup
+
+    path = research_trace()[0].write(tmp_path)
+    with pytest.raises(Crash):
+        compress_part(path, on_stage=crash_at("written"))
+    partial = temp_path(path.with_name(path.name + ".gz"))
+    (tmp_path / ".notes.gz.partial").write_bytes(b"someone else's")
+    retention = asynctrace.Retention(max_files=10)
+    assert cleanup(tmp_path, retention) == []  # fresh: a compression may be running
+    old = partial.stat().st_mtime_ns - 2 * 86_400 * 10**9
+    for p in (partial, tmp_path / ".notes.gz.partial"):
+        os.utime(p, ns=(old, old))
+    assert cleanup(tmp_path, retention) == [partial]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".notes.gz.partial", path.name])

@@ -24,18 +24,19 @@ def is_compressed(path: Path) -> bool:
     return path.name.endswith(GZ_SUFFIX)
 
 
-def _open(path: Path) -> BinaryIO:
-    if is_compressed(path):
+def _open(path: Path, compressed: bool | None = None) -> BinaryIO:
+    if is_compressed(path) if compressed is None else compressed:
         return cast(BinaryIO, gzip.open(path, "rb"))
     return open(path, "rb")
 
 
-def read_start(path: Path) -> Event | None:
+def read_start(path: Path, *, compressed: bool | None = None) -> Event | None:
     """The ``trace.start`` on the first line, or None (not a trace, unreadable,
-    empty, or a gzip stream that is not one)."""
+    empty, or a gzip stream that is not one).  ``compressed`` overrides the
+    ``.gz`` suffix rule (a truncated gzip stream still yields its first line)."""
     head = b""
     try:
-        with _open(path) as f:
+        with _open(path, compressed) as f:
             # Small reads: the first line is short, the file may be large.
             while b"\n" not in head and len(head) < MAX_HEADER_BYTES:
                 chunk = f.read(_FIRST_READ)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 GZ_SUFFIX: Final = ".gz"
+PARTIAL_SUFFIX: Final = ".partial"
 
 _NAME_RE: Final = re.compile(
     r"(?P<stamp>\d{4}-\d{2}-\d{2}(?:_\d{2}-\d{2}-\d{2})?)"
@@ -56,4 +57,4 @@ def plain_path(path: Path) -> Path:
 
 def temp_path(target: Path) -> Path:
     """A hidden sibling that no trace-name pattern matches (leading dot)."""
-    return target.with_name(f".{target.name}.partial")
+    return target.with_name(f".{target.name}{PARTIAL_SUFFIX}")

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Final
 
 from ._age import parse_age_s
-from ._header import read_stop
-from ._names import compressed_path, plain_path
+from ._header import read_start, read_stop
+from ._names import PARTIAL_SUFFIX, compressed_path, parse_name, plain_path
 from ._parts import TraceGroup, group_traces
 from ._rotation import ROTATED
 from ._scan import TraceFileInfo, recognize, scan
@@ -206,6 +206,15 @@ def cleanup(
     expired = select_expired(groups, retention, now_ns=now, open_grace_s=open_grace_s)
     expired.sort(key=lambda g: g.last_mtime_ns)
     removed: list[Path] = []
+    for path in _stale_partials(folder, now, open_grace_s):
+        if not dry_run:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                continue
+        removed.append(path)
     for group in expired:
         # Every copy of every part: both twins when a compression was cut short.
         paths = sorted({f.path for f in group.files} | _twins(group))
@@ -222,6 +231,33 @@ def cleanup(
             else:
                 removed.append(path)
     return removed
+
+
+def _stale_partials(folder: Path, now_ns: int, open_grace_s: float) -> list[Path]:
+    """Temp files of compressions cut short by a crash (``.{name}.gz.partial``),
+    untouched for ``open_grace_s``; the plain part they came from is intact.
+    Recognised like traces: the name, and the first line of what was written."""
+    out: list[Path] = []
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(
+                e.name for e in it if e.name.startswith(".") and e.name.endswith(PARTIAL_SUFFIX)
+            )
+    except OSError:
+        return out
+    for entry in entries:
+        name = parse_name(entry[1 : -len(PARTIAL_SUFFIX)])
+        path = folder / entry
+        if name is None or not name.compressed:
+            continue
+        try:
+            fresh = now_ns - path.stat().st_mtime_ns < open_grace_s * _NS
+        except OSError:
+            continue
+        start = None if fresh else read_start(path, compressed=True)
+        if start is not None and start.trace_id == name.trace_id:
+            out.append(path)
+    return out
 
 
 def _twins(group: TraceGroup) -> set[Path]:
