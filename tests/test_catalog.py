@@ -268,3 +268,13 @@ async def test_ls_and_aggregate_read_what_the_real_collector_writes(tmp_path: Pa
     (group,) = asynctrace.aggregate(tmp_path)["groups"]
     assert group["runs"] == 1 and group["runs_by_status"] == {"ok": 1}
     assert group["tools"]["flaky"]["errors"] == 1 and group["models"]["gpt-x"]["calls"] == 1
+
+
+def test_aggregate_cost_is_null_when_no_llm_call_had_a_price(tmp_path: Path) -> None:
+    t = TraceFile("d" * 32, label="unpriced")
+    t.call("llm", 10, 5, None, model="local", input_tokens=3, output_tokens=1, cost_usd=None)
+    t.close(11)
+    t.write(tmp_path)
+    (group,) = asynctrace.aggregate(tmp_path)["groups"]
+    assert group["cost_usd"] is None and group["unpriced_llm_calls"] == 1
+    assert "$?" in run("summary", "--aggregate", str(tmp_path), "--no-color").stdout

@@ -112,8 +112,8 @@ def cmd_clean(args: argparse.Namespace, out: Output) -> int:
     verb = "would remove" if args.dry_run else "removed"
     for path in removed:
         out.line([(f"{verb} ", "dim"), (str(path), "name")])
-    sys.stderr.write(f"{verb} {len(removed)} file{'s' if len(removed) != 1 else ''}\n")
     out.out.flush()
+    sys.stderr.write(f"{verb} {len(removed)} file{'s' if len(removed) != 1 else ''}\n")
     return 0
 
 

@@ -134,7 +134,10 @@ class _Group:
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cached_tokens": self.cached_tokens,
-            "cost_usd": round(self.cost_usd, 10),
+            # As in a trace's summary: null when there were llm calls and none had a price.
+            "cost_usd": None
+            if llm["calls"] and self.unpriced == llm["calls"]
+            else round(self.cost_usd, 10),
             "unpriced_llm_calls": self.unpriced,
             "tools": {n: c.result() for n, c in sorted(self.tools.items())},
             "models": {n: c.result() for n, c in sorted(self.models.items())},
