@@ -25,7 +25,6 @@ from .._storage._names import plain_path
 from .._storage._rotation import ROTATED
 from . import _format as F
 from ._catalog import OPEN
-from ._detail import StartMemory
 from ._open import looks_like_trace_name
 from ._reader import COLLECTOR_LINES, read
 from ._sketch import Sketch
@@ -229,20 +228,28 @@ def aggregate(
         files += 1
         file_key = ALL if by is None else _day(start.ts_ns) if by == "day" else _label(start)
         used: set[str] | None = pending.setdefault(start.trace_id, set()) if by == "model" else None
-        memory = StartMemory()  # a stop's model is often only on its start
+        # A stop's model (or tool name) is often only on its start: kept for
+        # open spans only, so this stays as small as the spans in flight.
+        started: dict[str, str] = {}
         for batch in reader.batches():
             for ev in batch:
                 name = ev.event
                 if name in COLLECTOR_LINES:
                     continue
                 kind, _, phase = name.partition(".")
-                if kind not in ("tool", "llm"):
-                    continue
-                if ev.span_id is not None:
-                    ev = memory.fill(ev)
-                if phase not in ("stop", "call"):
+                if kind != "tool" and kind != "llm":
                     continue
                 label = ev.data.get("name" if kind == "tool" else "model")
+                if phase == "start":
+                    if ev.span_id is not None and isinstance(label, str):
+                        started[ev.span_id] = label
+                    continue
+                if phase != "stop" and phase != "call":
+                    continue
+                if ev.span_id is not None:
+                    remembered = started.pop(ev.span_id, None)
+                    if not isinstance(label, str):
+                        label = remembered
                 call_name = label if isinstance(label, str) else "?"
                 if used is not None:
                     if kind == "tool":

@@ -12,7 +12,7 @@ import math
 from typing import Final
 
 GAMMA: Final = 1.02
-_LOG_GAMMA: Final = math.log(GAMMA)
+_PER_LOG: Final = 1 / math.log(GAMMA)
 
 
 class Sketch:
@@ -40,7 +40,7 @@ class Sketch:
         if value == 0:
             self.zeros += 1
             return
-        index = math.ceil(math.log(value) / _LOG_GAMMA)
+        index = math.ceil(math.log(value) * _PER_LOG)
         self._buckets[index] = self._buckets.get(index, 0) + 1
 
     def quantile(self, q: float) -> int:
