@@ -6,12 +6,14 @@ import asyncio
 import json
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from _partgen import write_parts
 from _tracegen import TraceFile, research_trace
-from test_cli import run
+from test_cli import PACKAGE_ROOT, run
 
 import asynctrace
 from asynctrace._storage._compress import compress_part
@@ -221,13 +223,19 @@ def test_the_collector_argument_falls_back_to_the_environment() -> None:
         resolve_retention({"max_files": 3}, {})
 
 
-@pytest.mark.anyio
-async def test_a_cleanup_while_a_real_collector_writes_keeps_its_file(tmp_path: Path) -> None:
-    old = [put(tmp_path, closed(n), age_days=60 + n) for n in range(1, 4)]
-    async with asynctrace.collector(trace_dir=tmp_path, label="live") as trace:
-        await asynctrace.emit("note", text="written, not closed yet")
-        await trace.flush()
-        removed = await cleanup_in_thread(tmp_path, asynctrace.Retention(max_files=1))
-    assert sorted(removed) == sorted(old)
-    assert trace.path is not None and Path(trace.path).exists()
-    assert list(tmp_path.iterdir()) == [Path(trace.path)]
+def test_a_malformed_environment_variable_is_logged_once_and_means_off() -> None:
+    code = (
+        "import logging; logging.basicConfig(format='%(message)s')\n"
+        "from asynctrace._storage._retention import resolve_retention\n"
+        "print(resolve_retention(None), resolve_retention(None))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": PACKAGE_ROOT, "ASYNCTRACE_RETENTION": "keep everything"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "None None\n"
+    assert result.stderr.splitlines() == [
+        "asynctrace: ASYNCTRACE_RETENTION: expected key=value in 'keep everything', "
+        "got 'keep everything'; retention is off"
+    ]

@@ -19,6 +19,7 @@ written (:func:`is_open`):
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -34,9 +35,12 @@ from ._parts import TraceGroup, group_traces
 from ._rotation import ROTATED
 from ._scan import TraceFileInfo, recognize, scan
 
+log = logging.getLogger("asynctrace")
+
 ENV_VAR: Final = "ASYNCTRACE_RETENTION"
 OPEN_GRACE_S: Final = 86_400.0
 _NS: Final = 1_000_000_000
+_warned_env = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +116,19 @@ class Retention:
 def resolve_retention(value: object, environ: Mapping[str, str] | None = None) -> Retention | None:
     """The collector's ``retention`` argument: a :class:`Retention`, or None for
     whatever ``ASYNCTRACE_RETENTION`` says (off when unset).  Raises
-    ``TypeError`` for anything else and ``ValueError`` for a bad variable."""
+    ``TypeError`` for any other argument.  A malformed variable is not the
+    program's fault: it is logged once (logger ``asynctrace``) and means off."""
     if isinstance(value, Retention):
         return value
     if value is None:
-        return Retention.from_env(environ)
+        try:
+            return Retention.from_env(environ)
+        except ValueError as exc:
+            global _warned_env
+            if not _warned_env:
+                _warned_env = True
+                log.warning("asynctrace: %s; retention is off", exc)
+            return None
     raise TypeError(
         f"retention must be an asynctrace.Retention or None, got {type(value).__name__}"
     )
