@@ -239,3 +239,15 @@ def test_a_malformed_environment_variable_is_logged_once_and_means_off() -> None
         "asynctrace: ASYNCTRACE_RETENTION: expected key=value in 'keep everything', "
         "got 'keep everything'; retention is off"
     ]
+
+
+@pytest.mark.anyio
+async def test_a_cleanup_while_a_real_collector_writes_keeps_its_file(tmp_path: Path) -> None:
+    old = [put(tmp_path, closed(n), age_days=60 + n) for n in range(1, 4)]
+    async with asynctrace.collector(trace_dir=tmp_path, label="live") as trace:
+        await asynctrace.emit("note", text="written, not closed yet")
+        await trace.flush()
+        removed = await cleanup_in_thread(tmp_path, asynctrace.Retention(max_files=1))
+    assert sorted(removed) == sorted(old)
+    assert trace.path is not None and Path(trace.path).exists()
+    assert list(tmp_path.iterdir()) == [Path(trace.path)]
