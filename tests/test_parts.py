@@ -309,3 +309,14 @@ def test_a_missing_first_part_is_reported_too(rotated: tuple[list[Path], Path]) 
     list(reader)
     assert [p.kind for p in reader.problems] == [P.MISSING_PART]
     assert asynctrace.read(parts[1], parts=False).problems == []
+
+
+def test_a_directory_means_the_parts_of_its_newest_trace(tmp_path: Path) -> None:
+    parent, _ = research_trace(child=False)
+    parts = write_parts(parent, tmp_path, [5, 12])
+    older = research_trace()[1].write(tmp_path)
+    os.utime(older, ns=(1, 1))
+    assert find_parts(tmp_path) == parts
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert find_parts(empty) == []

@@ -134,12 +134,19 @@ def _is_root(head: TraceFileInfo, trace_ids: set[str], file_ids: set[str]) -> bo
 
 def find_parts(path: Path) -> list[Path]:
     """Every part of the trace ``path`` belongs to, in order (``[path]`` for a
-    trace that was never rotated).
+    trace that was never rotated).  For a directory: the parts of its most
+    recently written trace's root (``[]`` when it holds no trace).
 
     Siblings are looked up in ``path``'s directory: first those whose name
     holds the trace id or starts like ``path``'s, then, only if a rotated
     part's successor is still missing, every trace file there.
     """
+    if path.is_dir():
+        groups = group_traces(scan(path, by_name=False))
+        if not groups:
+            return []
+        newest = max(groups, key=lambda g: (g.last_mtime_ns, g.root[0].path.name))
+        return [f.path for f in newest.root]
     info = recognize(path, by_name=False)
     if info is None or not info.file_id:
         return [path]
