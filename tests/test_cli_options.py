@@ -23,6 +23,10 @@ ARGS = {
     "demo": [],
     "ls": ["traces"],
     "clean": ["traces", "--max-files", "3"],
+    "curl": ["t.jsonl"],
+    "disclosure": ["t.jsonl"],
+    "report": ["t.jsonl"],
+    "requests": ["t.jsonl"],
 }
 
 
