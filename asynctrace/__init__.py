@@ -8,6 +8,7 @@ the package mirrors the architecture:
 * ``_context``    -- spans and their propagation (contextvars, threads, processes)
 * ``_processing`` -- the caller-side processor chain: redact, sanitize, filter
 * ``_agent``      -- agent vocabulary, prices, the running summary
+* ``_storage``    -- the trace directory: names, part chains, compression, retention
 * ``_reading``    -- the streaming reader, trees and views
 * ``_cli``        -- the ``asynctrace`` command
 """
@@ -68,6 +69,7 @@ from ._reading import (
     tree_view,
     validate,
 )
+from ._reading._aggregate import aggregate
 from ._reading._curl import to_curl
 from ._reading._disclosure import DisclosureStep, disclosure
 from ._reading._requests import LLMRequest, requests
@@ -75,6 +77,7 @@ from ._runtime._collector import Collector
 from ._runtime._open import DisabledTrace, collector
 from ._runtime._sink import Sink
 from ._runtime._stats import Stats, TraceResult
+from ._storage._retention import Retention
 from ._version import __version__
 
 # The trio-style name for what owns a task: ``async with asynctrace.open_collector(...)``.
@@ -99,6 +102,7 @@ __all__ = [
     "Problem",
     "Processor",
     "Redactor",
+    "Retention",
     "Sanitizer",
     "ShedCounts",
     "Sink",
@@ -112,6 +116,7 @@ __all__ = [
     "TraceTree",
     "View",
     "__version__",
+    "aggregate",
     "attach",
     "build_tree",
     "capture",

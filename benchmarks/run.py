@@ -31,7 +31,7 @@ from typing import Any
 if __package__ in (None, ""):  # ``python benchmarks/run.py``
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import _disabled, _looplag, _overload, _reader, _spans, _throughput
+from benchmarks import _catalog, _disabled, _looplag, _overload, _reader, _spans, _throughput
 from benchmarks._common import Case, Config, Repeat, Sample, Scenario, Stat, fmt
 
 HERE = Path(__file__).resolve().parent
@@ -42,6 +42,7 @@ SCENARIOS = {
     "overload": _overload.build,
     "looplag": _looplag.build,
     "reader": _reader.build,
+    "catalog": _catalog.build,
 }
 PACKAGES = (
     "asynctrace",

@@ -42,6 +42,7 @@ def test_quick_run_exits_cleanly_and_prints_every_scenario(
         "Overload",
         "Event-loop lag",
         "Reader",
+        "Many traces",
     ):
         assert title in proc.stdout
 
@@ -55,7 +56,7 @@ def test_quick_run_writes_markdown_and_json_with_environment_and_every_case(
     assert env["python"] and env["packages"]["msgspec"] and env["packages"]["asynctrace"]
     assert data["config"] == {"quick": True, "repeats": 1}
     keys = [sc["key"] for sc in data["scenarios"]]
-    assert keys == ["spans", "throughput", "disabled", "overload", "looplag", "reader"]
+    assert keys == ["spans", "throughput", "disabled", "overload", "looplag", "reader", "catalog"]
     for sc in data["scenarios"]:
         if sc["skipped"]:
             continue

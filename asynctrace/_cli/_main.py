@@ -26,6 +26,7 @@ from .._reading._tree import TraceTree, load_tree
 from .._reading._treeview import tree_view
 from .._reading._validate import validate
 from .._version import __version__
+from . import _ops
 from ._output import Output, color_wanted, error, warn
 from ._report import add_arguments as _report_args
 
@@ -143,6 +144,10 @@ def cmd_tree(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_summary(args: argparse.Namespace, out: Output) -> int:
+    if args.aggregate:
+        return _ops.cmd_aggregate(args, out)
+    if args.by is not None or args.since is not None:
+        raise CliError("--by and --since go with --aggregate")
     reader = open_trace(args.path)
     out.view(summary_view(reader), as_json=args.json)
     return EXIT_OK
@@ -271,7 +276,10 @@ def cmd_demo(args: argparse.Namespace, out: Output) -> int:
 # -- the parser ---------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _common() -> _Parser:
+    """The global options, made afresh for each parser that takes them: shared
+    action objects would share the top level's default and reset an option
+    given before the command."""
     common = _Parser(add_help=False)
     # SUPPRESS: an option given before the command is not reset by the
     # command's own default.
@@ -284,14 +292,17 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="JSON output for scripts"
     )
+    return common
 
+
+def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="asynctrace",
         description="Read, explain, validate and export asynctrace trace files.",
         epilog="PATH is a trace file or a directory (its newest *.jsonl); default ./traces. "
         "Exit codes: 0 ok, 1 validation problems, 2 usage or unreadable input, "
         "3 internal error, 130 interrupted.",
-        parents=[common],
+        parents=[_common()],
     )
     parser.set_defaults(no_color=False, json=False)
     parser.add_argument("--version", action="version", version=f"asynctrace {__version__}")
@@ -299,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[_common()])
         return p
 
     def path_arg(p: argparse.ArgumentParser) -> None:
@@ -333,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("summary", "counts, latency percentiles, tokens, cost, errors, collector health")
     path_arg(p)
+    _ops.extend_summary(p)
     p.set_defaults(func=cmd_summary)
 
     p = add("trajectory", "per turn: the model's action, then the tool observations")
@@ -379,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ._llm import Commands, add_llm_commands
 
     add_llm_commands(add, path_arg, Commands(open_trace, CliError))
+    _ops.register(add, DEFAULT_PATH)
 
     p = add("demo", "run the simulated research agent, then show its timeline and summary")
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")

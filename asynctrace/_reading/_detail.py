@@ -209,6 +209,9 @@ def _trace_start(ev: Event) -> Line:
     parent = _str(data, "parent_trace_id")
     if parent:
         parts.append([("child of ", "dim"), (parent[:8], "name")])
+    part = data.get("part")
+    if type(part) is int and part > 1:
+        parts.append([(f"part {part}", "dim")])
     return _join(parts)
 
 

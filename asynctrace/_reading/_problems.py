@@ -31,6 +31,8 @@ TRACE_CYCLE: Final = "trace_cycle"
 """A child trace link that leads back to a trace already loaded."""
 BAD_CHILD: Final = "bad_child"
 """A child trace file that could not be read or does not point back."""
+MISSING_PART: Final = "missing_part"
+"""A rotated part names a next part whose file was not found."""
 
 
 class Problem(msgspec.Struct, frozen=True):

@@ -17,6 +17,9 @@ import msgspec
 
 from .._events._codec import EVENT_DECODER
 from .._events._schema import AGENT_CONFIG, TRACE_START, TRACE_STOP, Event
+from .._storage._header import read_stop
+from .._storage._parts import find_parts
+from .._storage._rotation import ROTATED
 from . import _problems as P
 from ._open import is_plain, opener_for
 from ._problems import Problem
@@ -42,15 +45,23 @@ def _reason(exc: Exception) -> str:
 
 
 class TraceReader:
-    """A trace file, read lazily.  Iterate it for its events in file order.
+    """A trace, read lazily.  Iterate it for its events in file order.
 
-    Each iteration re-reads the file and refreshes :attr:`problems`,
+    A rotated trace is several part files; with ``parts`` (the default) the
+    reader finds them all (:attr:`parts`) and reads them as one trace:
+    :attr:`path` and :attr:`start` are the first part's, :attr:`stop` the
+    last part's, and iteration goes through every part in order, the
+    ``trace.stop`` (reason ``rotated``) and ``trace.start`` lines at each
+    boundary included, so ``seq`` runs on without a gap.  With
+    ``parts=False`` only the given file is read.
+
+    Each iteration re-reads the files and refreshes :attr:`problems`,
     :attr:`torn_tail` and :attr:`line_count`.  :attr:`start` is read when the
     reader is created; :attr:`stop` is known after a full iteration, and
-    before that is looked up at the end of the file.
+    before that is looked up at the end of the (last) file.
     """
 
-    def __init__(self, path: PathLike) -> None:
+    def __init__(self, path: PathLike, *, parts: bool = True) -> None:
         self.path = Path(path)
         if not self.path.exists():
             raise FileNotFoundError(2, "no such trace file", str(self.path))
@@ -60,7 +71,17 @@ class TraceReader:
         self.start: Event | None = None
         """The ``trace.start`` event, or None when the file is not a trace."""
         self._header_problems: list[Problem] = []
+        self._parts: list[Path] | None = None if parts else [self.path]
+        self._follow_parts = parts
         self._read_header()
+        if parts and self.start is not None and self.start.data.get("prev_file_id"):
+            # A later part: the trace begins in an earlier file.
+            head = self.parts[0]
+            if head != self.path:
+                self.path = head
+                self._opener = opener_for(head)
+                self._header_problems = []
+                self._read_header()
         self.problems: list[Problem] = list(self._header_problems)
         """What the last iteration found wrong (at most :data:`MAX_PROBLEMS`)."""
         self.problem_count = len(self.problems)
@@ -75,6 +96,13 @@ class TraceReader:
         self._peeked_stop: tuple[Event | None] | None = None
 
     # -- what the file is -------------------------------------------------
+
+    @property
+    def parts(self) -> list[Path]:
+        """The files of this trace in part order (one unless it was rotated)."""
+        if self._parts is None:
+            self._parts = find_parts(self.path) if self.start is not None else [self.path]
+        return self._parts
 
     @property
     def trace_id(self) -> str:
@@ -132,28 +160,13 @@ class TraceReader:
         self.start = ev
 
     def _peek_stop(self) -> Event | None:
+        if len(self.parts) > 1:
+            return TraceReader(self.parts[-1], parts=False).stop
         if not is_plain(self.path):
             for _ in self:
                 pass
             return self._stop
-        with open(self.path, "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            block = 64 * 1024
-            while True:
-                begin = max(0, size - block)
-                f.seek(begin)
-                data = f.read(size - begin)
-                if not data.endswith(b"\n"):
-                    return None  # empty, or a torn final line
-                body = data.rstrip()
-                cut = body.rfind(b"\n")
-                if cut >= 0 or begin == 0:
-                    try:
-                        ev = EVENT_DECODER.decode(body[cut + 1 :])
-                    except msgspec.MsgspecError:
-                        return None
-                    return ev if ev.event == TRACE_STOP else None
-                block *= 4
+        return read_stop(self.path)
 
     # -- iteration --------------------------------------------------------
 
@@ -177,6 +190,56 @@ class TraceReader:
             yield from zip(numbers, batch, strict=True)
 
     def _chunks(self) -> Iterator[tuple[list[Event], Sequence[int]]]:
+        if len(self.parts) > 1:
+            yield from self._part_chunks()
+        else:
+            yield from self._file_chunks()
+        start = self.start
+        if self._follow_parts and start is not None and start.data.get("prev_file_id"):
+            self._problem(
+                Problem(
+                    0,
+                    P.MISSING_PART,
+                    f"{self.path.name} continues part {start.data['prev_file_id']!r},"
+                    " not found beside it",
+                )
+            )
+
+    def _part_chunks(self) -> Iterator[tuple[list[Event], Sequence[int]]]:
+        """Every part in order; line numbers and problems are per file, the
+        problems of later parts prefixed with their file name."""
+        lines = 0
+        last: TraceReader | None = None
+        for i, part in enumerate(self.parts):
+            sub = self if i == 0 else TraceReader(part, parts=False)
+            yield from sub._file_chunks()
+            if i == 0:
+                self.complete = False
+            else:
+                for problem in sub.problems:
+                    self._problem(
+                        Problem(problem.line, problem.kind, f"{part.name}: {problem.message}")
+                    )
+                self.problem_count += sub.problem_count - len(sub.problems)
+            lines += sub.line_count
+            last = sub
+        assert last is not None
+        self.torn_tail = last.torn_tail
+        self.line_count = lines
+        self._stop = last._stop
+        if self._stop is not None and self._stop.data.get("reason") == ROTATED:
+            nxt = self._stop.data.get("next_file_id")
+            self._problem(
+                Problem(
+                    0,
+                    P.MISSING_PART,
+                    f"{last.path.name} was rotated into part {nxt!r}, not found beside it",
+                )
+            )
+        self._peeked_stop = None
+        self.complete = True
+
+    def _file_chunks(self) -> Iterator[tuple[list[Event], Sequence[int]]]:
         self.problems = list(self._header_problems)
         self.problem_count = len(self.problems)
         self.torn_tail = False
@@ -284,8 +347,12 @@ def _non_blank_lines(body: bytes, line_no: int) -> list[int]:
     return [i for i, raw in enumerate(body.split(b"\n")[:-1], start=line_no + 1) if raw.strip()]
 
 
-def read(path: PathLike) -> TraceReader:
+def read(path: PathLike, *, parts: bool = True) -> TraceReader:
     """Open a trace file for streaming, typed reading.
+
+    A rotated trace is read as one, from its first part to its last,
+    whichever part ``path`` names; ``parts=False`` reads ``path`` alone
+    (see :class:`TraceReader`).
 
     Raises ``FileNotFoundError`` (or ``IsADirectoryError``) if there is no
     such file; everything else wrong with the file is reported in
@@ -294,7 +361,7 @@ def read(path: PathLike) -> TraceReader:
     """
     if not isinstance(path, str | os.PathLike):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    return TraceReader(path)
+    return TraceReader(path, parts=parts)
 
 
 def producer_events(reader: TraceReader) -> Iterator[list[Event]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, Final
 
 from .._agent._summary import SummaryBuilder
@@ -14,6 +15,7 @@ from .._events._schema import (
     TRACE_START,
     TRACE_STOP,
 )
+from .._storage._rotation import ROTATED
 from . import _problems as P
 from ._problems import Problem
 from ._reader import COLLECTOR_LINES, TraceReader, read
@@ -62,11 +64,23 @@ def validate(source: str | os.PathLike[str] | TraceReader) -> list[Problem]:
     invariant ``emitted == written + shed + write_errors``, ``written``
     equal to the producer lines in the file, and the stored summary equal
     to the one recomputed from the file.
+
+    A path is checked as one file, also when it is a part of a rotated
+    trace: a continuation part (``prev_file_id``) may start at any ``seq``
+    and stop spans started in earlier parts, a rotated part may leave spans
+    open, and a continuation's counts and summary, which cover the earlier
+    parts too, are only checked for consistency.  A :class:`TraceReader`
+    over several parts is checked part by part and then as a chain.
     """
-    reader = source if isinstance(source, TraceReader) else read(source)
+    if isinstance(source, TraceReader) and len(source.parts) > 1:
+        return _validate_parts(source.parts)
+    reader = source if isinstance(source, TraceReader) else read(source, parts=False)
     out = _Findings()
     trace_id = reader.trace_id
-    expected_seq = 0
+    # A continuation part of a rotated trace goes on with the seq where the
+    # previous part stopped, and its trace.stop counts the whole trace so far.
+    continued = reader.start is not None and bool(reader.start.data.get("prev_file_id"))
+    expected_seq = reader.start.seq if continued and reader.start is not None else 0
     open_spans: dict[str, tuple[str, int]] = {}
     closed: set[str] = set()
     builder = SummaryBuilder()
@@ -121,20 +135,85 @@ def validate(source: str | os.PathLike[str] | TraceReader) -> list[Problem]:
             open_spans[sid] = (kind, line)
         else:
             started = open_spans.pop(sid, None)
-            if started is None:
+            if started is None and continued and sid not in closed:
+                pass  # started in an earlier part
+            elif started is None:
                 what = "stopped twice" if sid in closed else "stopped but never started"
                 out.add(line, P.UNPAIRED_STOP, f"{name} {sid} {what}")
             elif started[0] != kind:
                 out.add(line, P.UNPAIRED_STOP, f"{name} {sid} closes a {started[0]} span")
             closed.add(sid)
+    rotated = stop_data is not None and stop_data.get("reason") == ROTATED
     for sid, (kind, line) in open_spans.items():
-        out.add(line, P.OPEN_SPAN, f"{kind}.start {sid} has no stop")
+        if not rotated:  # a rotated part's open spans stop in a later part
+            out.add(line, P.OPEN_SPAN, f"{kind}.start {sid} has no stop")
     if reader.is_trace and not stop_line:
         out.add(0, P.MISSING_STOP, "no trace.stop: the trace was not closed")
     if stop_data is not None:
-        _check_counts(out, stop_line, stop_data, producer_lines, builder)
+        _check_counts(out, stop_line, stop_data, producer_lines, builder, continued=continued)
     out.overflow()
     return [*reader.problems, *out.problems]
+
+
+def _validate_parts(parts: list[Path]) -> list[Problem]:
+    """Each part on its own, then what only the chain shows: ``seq`` running
+    on across each boundary and the last summary matching all the parts."""
+    problems: list[Problem] = []
+    for part in parts:
+        problems.extend(
+            Problem(p.line, p.kind, f"{part.name}: {p.message}") for p in validate(part)
+        )
+    chain = read(parts[0])
+    builder = SummaryBuilder()
+    expected = 0
+    open_spans: dict[str, str] = {}
+    written = 0
+    for ev in chain:
+        if ev.seq != expected:
+            problems.append(
+                Problem(0, SEQ, f"seq {ev.seq} where the parts' seq should go on at {expected}")
+            )
+        expected = ev.seq + 1
+        if ev.event in COLLECTOR_LINES:
+            continue
+        builder.add(ev)
+        written += 1
+        phase = ev.event.rpartition(".")[2]
+        if ev.span_id is not None and phase == "start":
+            open_spans[ev.span_id] = ev.event
+        elif (
+            ev.span_id is not None and phase == "stop" and open_spans.pop(ev.span_id, None) is None
+        ):
+            problems.append(
+                Problem(0, P.UNPAIRED_STOP, f"{ev.event} {ev.span_id} started in no part")
+            )
+    problems.extend(
+        Problem(0, P.OPEN_SPAN, f"{name} {sid} is stopped in no part")
+        for sid, name in open_spans.items()
+    )
+    stop = chain.stop
+    counts = stop.data.get("counts") if stop is not None else None
+    if isinstance(counts, dict) and counts.get("written") != written:
+        problems.append(
+            Problem(
+                0,
+                COUNTS,
+                f"the last part counts {counts.get('written')!r} written, the parts have {written}",
+            )
+        )
+    stored = stop.data.get("summary") if stop is not None else None
+    if isinstance(stored, dict):
+        recomputed = builder.result()
+        differing = sorted(k for k in recomputed if stored.get(k) != recomputed[k])
+        if differing:
+            problems.append(
+                Problem(
+                    0,
+                    SUMMARY,
+                    f"the last part's summary differs from all parts in {', '.join(differing)}",
+                )
+            )
+    return problems
 
 
 def _check_counts(
@@ -143,7 +222,12 @@ def _check_counts(
     data: dict[str, Any],
     producer_lines: int,
     builder: SummaryBuilder,
+    *,
+    continued: bool = False,
 ) -> None:
+    rotated = data.get("reason") == ROTATED
+    if rotated and not is_span_id(data.get("next_file_id")):
+        out.add(line, FIELDS, f"rotated trace.stop next_file_id {data.get('next_file_id')!r}")
     counts = data.get("counts")
     if not isinstance(counts, dict):
         out.add(line, COUNTS, "trace.stop has no counts")
@@ -153,13 +237,27 @@ def _check_counts(
         numbers = (emitted, written, shed, errors)
         if not all(isinstance(n, int) for n in numbers):
             out.add(line, COUNTS, f"counts are not all integers: {counts}")
-        elif emitted != written + shed + errors:  # type: ignore[operator]
+        elif rotated and emitted < written + shed + errors:  # type: ignore[operator]
+            # At a rotation some events may still sit in the mailbox.
+            out.add(
+                line,
+                COUNTS,
+                f"emitted {emitted} < written {written} + shed {shed} + write_errors {errors}",
+            )
+        elif not rotated and emitted != written + shed + errors:  # type: ignore[operator]
             out.add(
                 line,
                 COUNTS,
                 f"emitted {emitted} != written {written} + shed {shed} + write_errors {errors}",
             )
-        if isinstance(written, int) and written != producer_lines:
+        if continued:
+            if isinstance(written, int) and written < producer_lines:
+                out.add(
+                    line,
+                    COUNTS,
+                    f"counts say {written} written so far, this part alone has {producer_lines}",
+                )
+        elif isinstance(written, int) and written != producer_lines:
             out.add(
                 line, COUNTS, f"counts say {written} written, the file has {producer_lines} lines"
             )
@@ -167,6 +265,8 @@ def _check_counts(
     if not isinstance(stored, dict):
         out.add(line, SUMMARY, "trace.stop has no summary")
         return
+    if continued:
+        return  # the summary covers earlier parts too: checked over the chain
     recomputed = builder.result()
     differing = sorted(k for k in recomputed if stored.get(k) != recomputed[k])
     if differing:
