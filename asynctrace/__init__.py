@@ -38,6 +38,7 @@ from ._context._propagation import (
     capture,
     child_environ,
     current_trace,
+    detach,
     emit,
     emit_nowait,
     inject,
@@ -79,9 +80,6 @@ from ._runtime._sink import Sink
 from ._runtime._stats import Stats, TraceResult
 from ._storage._retention import Retention
 from ._version import __version__
-
-# The trio-style name for what owns a task: ``async with asynctrace.open_collector(...)``.
-open_collector = collector
 
 __all__ = [
     "DEFAULT_PRICES",
@@ -128,6 +126,7 @@ __all__ = [
     "current_trace",
     "decision",
     "decision_nowait",
+    "detach",
     "disclosure",
     "emit",
     "emit_nowait",
@@ -139,7 +138,6 @@ __all__ = [
     "llm_call",
     "llm_call_nowait",
     "load_tree",
-    "open_collector",
     "parse_traceparent",
     "read",
     "redact_text",
@@ -163,3 +161,10 @@ __all__ = [
     "validate",
     "wrap",
 ]
+
+# Public classes report the module users import them from, as anyio's do.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) and _obj.__module__.startswith("asynctrace._"):
+        _obj.__module__ = "asynctrace"
+del _name, _obj

@@ -32,7 +32,7 @@ MB = 1024 * 1024
 
 def _slow_down(trace: Any) -> bool:
     """Make the trace file's writes slow; False if the internals moved."""
-    file = getattr(trace, "_file", None)
+    file = getattr(trace, "_file", None) or getattr(getattr(trace, "_writer", None), "file", None)
     if file is None or not callable(getattr(file, "write", None)):
         return False
     fast = file.write

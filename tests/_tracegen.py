@@ -406,6 +406,6 @@ async def record_agent(trace_dir: Path, *, points: int = 50) -> tuple[Path, Path
                     ) as child:
                         async with asynctrace.span("helper", kind="run"):
                             await tool("word_count", 0.001)
-                await asynctrace.emit("checkpoint", phase="answer", status="saved")
+                await asynctrace.emit("checkpoint", phase="answer", outcome="saved")
     assert trace.path is not None and child.path is not None
     return Path(trace.path), Path(child.path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import stat
@@ -49,9 +50,20 @@ def gated_writes(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
 
 async def wait_until_taken(trace: asynctrace.Collector) -> None:
     """Until the writer has taken the one event a 1-slot mailbox held."""
-    with anyio.fail_after(5):
-        while not trace.has_room():
+    with anyio.fail_after(10):
+        while trace._adm.items:
             await anyio.sleep(0.005)
+
+
+async def jam(trace: asynctrace.Collector) -> None:
+    """With the disk gated and batch_bytes=1: one write stuck, one batch behind it.
+
+    The writer then takes nothing more, so the next event fills a 1-slot mailbox.
+    """
+    trace.sink.emit_nowait({"event": "first"})
+    await wait_until_taken(trace)  # the writer is stuck writing it
+    trace.sink.emit_nowait({"event": "behind"})
+    await wait_until_taken(trace)  # encoded behind it: the backlog is full
 
 
 async def test_events_are_written_in_order_with_gapless_seq(tmp_path: Path) -> None:
@@ -72,7 +84,7 @@ async def test_trace_start_carries_identity_and_metadata(tmp_path: Path) -> None
     ) as rec:
         pass
     start = rec.events[0].data
-    assert start["schema_version"] == asynctrace.SCHEMA_VERSION == 1
+    assert start["schema_version"] == asynctrace.SCHEMA_VERSION == 2
     assert start["trace_kind"] == "benchmark"
     assert start["producer"] == "tests"
     assert start["label"] == "case-1"
@@ -100,7 +112,7 @@ async def test_awaited_emit_waits_for_room_instead_of_shedding(
     waited = 0
     async with recording(tmp_path, max_mailbox_len=4, batch_size=1) as rec:
         for i in range(40):
-            if not rec.trace.has_room():
+            if len(rec.trace._adm.items) >= 4:
                 waited += 1
             assert await rec.trace.sink.emit({"event": "e", "i": i}) is True
             assert rec.trace.stats().counts.shed == 0
@@ -113,13 +125,12 @@ async def test_awaited_emit_suspends_the_producer_while_the_mailbox_is_full(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gate = gated_writes(monkeypatch)
-    async with recording(tmp_path, max_mailbox_len=1, batch_size=1) as rec:
+    async with recording(tmp_path, max_mailbox_len=1, batch_size=1, batch_bytes=1) as rec:
         await rec.trace.flush()
         gate.clear()
-        rec.trace.sink.emit_nowait({"event": "first"})
-        await wait_until_taken(rec.trace)  # the writer is stuck writing it
+        await jam(rec.trace)
         assert rec.trace.sink.emit_nowait({"event": "fill"}) is True
-        assert not rec.trace.has_room()
+        assert len(rec.trace._adm.items) == 1  # full
         task = asyncio.create_task(rec.trace.sink.emit({"event": "blocked"}))
         await asyncio.sleep(0.05)  # the task runs, finds no room, and suspends
         assert not task.done()
@@ -133,16 +144,15 @@ async def test_awaited_emit_with_timeout_sheds_when_no_room_appears(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gate = gated_writes(monkeypatch)
-    async with recording(tmp_path, max_mailbox_len=1, batch_size=1) as rec:
+    async with recording(tmp_path, max_mailbox_len=1, batch_size=1, batch_bytes=1) as rec:
         await rec.trace.flush()
         gate.clear()
-        rec.trace.sink.emit_nowait({"event": "a"})
-        await wait_until_taken(rec.trace)  # the writer is stuck writing "a"
+        await jam(rec.trace)
         assert rec.trace.sink.emit_nowait({"event": "b"}) is True  # the mailbox is full now
         assert await rec.trace.sink.emit({"event": "c"}, timeout=0.05) is False
         gate.set()
     assert rec.counts["shed_by_reason"]["timeout"] == 1
-    assert rec.names() == ["a", "b"]
+    assert rec.names() == ["first", "behind", "b"]
 
 
 async def test_oversize_event_is_replaced_and_counted(tmp_path: Path) -> None:
@@ -206,10 +216,15 @@ async def test_bad_events_are_rejected_at_the_sink(tmp_path: Path) -> None:
 
 
 async def test_write_errors_are_counted_and_the_program_goes_on(
-    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="asynctrace")
-    async with asynctrace.collector("/dev/full") as trace:
+
+    def disk_full(self: _file.TraceFile, b: Any, /) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_file.TraceFile, "write", disk_full)
+    async with asynctrace.collector(tmp_path / "full.jsonl") as trace:
         for i in range(50):
             await trace.sink.emit({"event": "e", "i": i})
         await trace.flush()

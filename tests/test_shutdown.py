@@ -145,12 +145,12 @@ def load_events_bytes(data: bytes) -> list:  # type: ignore[type-arg]
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_sigterm_handler_is_removed_once_the_last_collector_closes() -> None:
     script = """
-    import asyncio, signal
+    import asyncio, signal, tempfile
     import asynctrace
 
     async def main():
         before = signal.getsignal(signal.SIGTERM)
-        async with asynctrace.collector("/dev/null"):
+        async with asynctrace.collector(tempfile.mkdtemp() + "/t.jsonl"):
             pass
         after = signal.getsignal(signal.SIGTERM)
         print(before == after)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, MutableMapping
+from contextvars import ContextVar
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from .._events._ids import new_span_id, new_trace_id
+from .._events._mapping import point_event
 from .._events._schema import Event
 from ._span import Span, offer, offer_nowait
 from ._state import COLLECTORS, CURRENT_SPAN, UNSAMPLED
@@ -69,26 +71,80 @@ def capture() -> Context:
     return Context(COLLECTORS.get(), CURRENT_SPAN.get(), UNSAMPLED.get())
 
 
-@contextmanager
-def attach(ctx: Context) -> Iterator[Context]:
-    """Make *ctx* current in this thread for the ``with`` block.
+class AttachToken:
+    """What ``attach()`` returns: pass it to ``detach()``, or use it as a ``with`` block."""
 
-    ``with asynctrace.attach(ctx): ...`` in a thread started with
-    ``threading.Thread`` or ``run_in_executor``.  The previous values come
-    back when the block ends.
+    __slots__ = ("_ctx", "_detached", "_outer", "_prev")
+
+    def __init__(self, ctx: Context, prev: tuple[Any, Any, Any], outer: AttachToken | None) -> None:
+        self._ctx = ctx
+        self._prev = prev
+        self._outer = outer
+        self._detached = False
+
+    def __repr__(self) -> str:
+        return f"<asynctrace attach token {'detached' if self._detached else 'attached'}>"
+
+    def __enter__(self) -> Context:
+        return self._ctx
+
+    def __exit__(
+        self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        detach(self)
+
+
+# The innermost attach() in this context, so detach() can tell misuse.
+_ATTACHED: ContextVar[AttachToken | None] = ContextVar("asynctrace.attached", default=None)
+
+
+def attach(ctx: Context) -> AttachToken:
+    """Make *ctx* current in this thread, at once; undo with ``detach(token)``.
+
+    Works both ways::
+
+        token = asynctrace.attach(ctx)      # as OpenTelemetry users write it
+        try:
+            work()
+        finally:
+            asynctrace.detach(token)
+
+        with asynctrace.attach(ctx):        # the same, as a block
+            work()
+
+    For threads started with ``threading.Thread`` or ``run_in_executor``.
     """
     if not isinstance(ctx, Context):
         raise TypeError(f"attach() takes what capture() returned, got {type(ctx).__name__}")
-    prev = (COLLECTORS.get(), CURRENT_SPAN.get(), UNSAMPLED.get())
+    token = AttachToken(ctx, (COLLECTORS.get(), CURRENT_SPAN.get(), UNSAMPLED.get()), _ATTACHED.get())
     COLLECTORS.set(ctx.collectors)
     CURRENT_SPAN.set(ctx.span)
     UNSAMPLED.set(ctx.unsampled_trace_id)
-    try:
-        yield ctx
-    finally:
-        COLLECTORS.set(prev[0])
-        CURRENT_SPAN.set(prev[1])
-        UNSAMPLED.set(prev[2])
+    _ATTACHED.set(token)
+    return token
+
+
+def detach(token: AttachToken) -> None:
+    """Undo the ``attach()`` that returned *token*: the previous context comes back.
+
+    Raises ``RuntimeError`` for a token already detached, or one that is not
+    the innermost attachment of this context (detach in reverse order, in
+    the thread that attached).
+    """
+    if not isinstance(token, AttachToken):
+        raise TypeError(f"detach() takes what attach() returned, got {type(token).__name__}")
+    if token._detached:
+        raise RuntimeError("this attach() token was already detached")
+    if _ATTACHED.get() is not token:
+        raise RuntimeError(
+            "detach() out of order: this token is not the innermost attach() of this "
+            "context (detach in reverse order, in the thread that attached)"
+        )
+    token._detached = True
+    COLLECTORS.set(token._prev[0])
+    CURRENT_SPAN.set(token._prev[1])
+    UNSAMPLED.set(token._prev[2])
+    _ATTACHED.set(token._outer)
 
 
 def wrap(fn: Callable[P, R]) -> Callable[P, R]:
@@ -141,14 +197,10 @@ def inject(headers: MutableMapping[str, str]) -> MutableMapping[str, str]:
 
 
 def _point_event(name: str, data: dict[str, Any]) -> Event:
-    from .._runtime._sink import event_from_mapping
-
-    ev = event_from_mapping({"event": name, **data})
-    if ev.parent_span_id is None:
-        current = CURRENT_SPAN.get()
-        if current is not None:
-            ev.parent_span_id = current.span_id
-    return ev
+    current = CURRENT_SPAN.get()
+    if current is not None and current._stopped:
+        current = current._open_ancestor()
+    return point_event(name, data, None if current is None else current.span_id)
 
 
 async def emit(name: str, **data: Any) -> None:

@@ -9,9 +9,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
 import anyio
-import msgspec
+from msgspec.structs import replace
 
 from .._events._ids import new_span_id
+from .._events._mapping import point_event
 from .._events._schema import Event
 from ._state import COLLECTORS, CURRENT_SPAN
 
@@ -46,27 +47,18 @@ def status_of(exc: BaseException | None) -> str:
 
 def offer_nowait(collectors: tuple[Collector, ...], ev: Event) -> None:
     if len(collectors) == 1:
-        collectors[0].offer_nowait(ev)
+        collectors[0]._put_nowait(ev)
         return
     for c in collectors:
         # Each collector stamps its own trace_id and seq on its copy.
-        c.offer_nowait(msgspec.structs.replace(ev))
+        c._put_nowait(replace(ev))
 
 
-async def offer(collectors: tuple[Collector, ...], ev: Event, *, shield: bool = False) -> None:
+async def offer(collectors: tuple[Collector, ...], ev: Event) -> None:
     """Offer to every collector, waiting only where a mailbox is full."""
     single = len(collectors) == 1
     for c in collectors:
-        copy = ev if single else msgspec.structs.replace(ev)
-        if c.has_room():
-            c.offer_nowait(copy)
-        elif shield:
-            # A stop must land even while the task is being cancelled, or the
-            # file would show a span that never ended.
-            with anyio.CancelScope(shield=True):
-                await c.offer(copy)
-        else:
-            await c.offer(copy)
+        await c._put(ev if single else replace(ev), None)
 
 
 class Span:
@@ -74,10 +66,18 @@ class Span:
 
     Entering emits ``{kind}.start``, leaving emits ``{kind}.stop`` with
     ``duration_ns`` and ``status`` -- on every exit path.  Neither raises
-    into the traced code, and ``async with`` waits only when a collector's
-    mailbox is full.  A span may be closed in another task or context than
-    the one that opened it: the current-span ContextVar is restored only
-    where this span is current, so no other task's state is touched.
+    into the traced code.  ``async with`` waits only while a collector's
+    mailbox is full, and only on entry: a span whose start was accepted
+    always gets its stop written (past the bound if need be), and one whose
+    start was shed has its stop shed too, so a file never holds half a
+    pair.  Cancelled while entering, the span never starts: nothing is
+    written and it never becomes current.
+
+    A span may be closed in another task or context than the one that
+    opened it: the current-span ContextVar is restored only where this span
+    is current, so no other task's state is touched, and a stopped span
+    that stays current somewhere never becomes a parent (its nearest open
+    ancestor does).
     """
 
     __slots__ = (
@@ -123,33 +123,45 @@ class Span:
 
     # --------------------------------------------------------------- start / stop
 
-    def _start(self) -> Event:
+    def _begin(self) -> Event:
         parent = CURRENT_SPAN.get()
+        if parent is not None and parent._stopped:
+            parent = parent._open_ancestor()
         self._parent = parent
         self.parent_span_id = None if parent is None else parent.span_id
         self.span_id = new_span_id()
-        self.start_ts_ns = time_ns()
+        self.start_ts_ns = ts = time_ns()
         self._start_mono = monotonic_ns()
-        start_data = {"name": self.name, **self._attrs}
+        data = self._attrs
+        data["name"] = self.name
         self._attrs = {"name": self.name}  # from now on: what set() adds to the stop
-        CURRENT_SPAN.set(self)
-        for c in self._collectors:
-            c.open_spans[self.span_id] = self
         return Event(
-            ts_ns=self.start_ts_ns,
+            ts_ns=ts,
             event=self._names[0],
             span_id=self.span_id,
             parent_span_id=self.parent_span_id,
             agent_id=self.agent_id,
-            data=start_data,
+            data=data,
         )
 
-    def _stop(self, exc: BaseException | None) -> Event | None:
+    def _open_ancestor(self) -> Span | None:
+        """The nearest ancestor of this (stopped) span that is still open."""
+        parent = self._parent
+        while parent is not None and parent._stopped:
+            parent = parent._parent
+        return parent
+
+    def _end(self, exc: BaseException | None) -> Event | None:
         if self._stopped or not self.span_id:
             return None
         self._stopped = True
+        # Keep only an open ancestor: a finished span must not keep finished
+        # ones alive, yet must still know whom to hand its children to.
+        parent = self._parent
+        if parent is not None and parent._stopped:
+            parent = self._parent = parent._open_ancestor()
         if CURRENT_SPAN.get() is self:
-            CURRENT_SPAN.set(self._parent)
+            CURRENT_SPAN.set(parent)
         data = self._attrs
         status = status_of(exc)
         if status == "error" and exc is not None:
@@ -162,59 +174,102 @@ class Span:
             data["child_trace_id"] = self._children[0]
             if len(self._children) > 1:
                 data["child_trace_ids"] = list(self._children)
-        # Drop the parent link: a finished span must not keep its ancestors alive.
-        self._parent = None
-        for c in self._collectors:
-            c.open_spans.pop(self.span_id, None)
-        return self._stop_event(status, data)
-
-    def _stop_event(self, status: str, data: dict[str, Any]) -> Event:
+        duration = monotonic_ns() - self._start_mono
         return Event(
-            ts_ns=time_ns(),
+            ts_ns=self.start_ts_ns + duration,
             event=self._names[1],
             span_id=self.span_id,
             parent_span_id=self.parent_span_id,
-            duration_ns=monotonic_ns() - self._start_mono,
+            duration_ns=duration,
             status=status,
             agent_id=self.agent_id,
             data=data,
         )
 
-    def stop_for_close(self) -> Event:
-        """The stop event a closing collector writes for a span still open in it.
+    def _unfinished_stop(self) -> Event:
+        """The stop a closing collector writes for a span still open in it.
 
         The span itself stays open for its other collectors; its real stop
         reaches this one later and is shed as ``closed``.
         """
-        return self._stop_event("cancelled", {**self._attrs, "unfinished": True})
+        duration = monotonic_ns() - self._start_mono
+        return Event(
+            ts_ns=self.start_ts_ns + duration,
+            event=self._names[1],
+            span_id=self.span_id,
+            parent_span_id=self.parent_span_id,
+            duration_ns=duration,
+            status="cancelled",
+            agent_id=self.agent_id,
+            data={**self._attrs, "unfinished": True},
+        )
+
+    def _deliver_stop(self, ev: Event) -> None:
+        collectors = self._collectors
+        if len(collectors) == 1:
+            collectors[0]._stop(self, ev)
+            return
+        for c in collectors:
+            c._stop(self, replace(ev))
 
     def __enter__(self) -> Self:
-        offer_nowait(self._collectors, self._start())
+        ev = self._begin()
+        collectors = self._collectors
+        if len(collectors) == 1:
+            collectors[0]._start(self, ev, False)
+        else:
+            for c in collectors:
+                c._start(self, replace(ev), False)
+        CURRENT_SPAN.set(self)
         return self
 
     def __exit__(
         self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        ev = self._stop(exc)
+        ev = self._end(exc)
         if ev is not None:
-            offer_nowait(self._collectors, ev)
+            self._deliver_stop(ev)
 
     async def __aenter__(self) -> Self:
-        ev = self._start()
+        ev = self._begin()
         collectors = self._collectors
-        # One collector with room (the usual case): no extra coroutine.
-        if len(collectors) != 1 or not collectors[0].offer_if_room(ev):
-            await offer(collectors, ev)
+        if len(collectors) == 1:
+            c = collectors[0]
+            waiting = c._start(self, ev, True)
+            if waiting is not None:
+                try:
+                    await c._start_wait(self, waiting)
+                except BaseException:
+                    self._stopped = True  # never started: never anyone's parent
+                    raise
+        else:
+            await self._start_many(ev)
+        CURRENT_SPAN.set(self)
         return self
+
+    async def _start_many(self, ev: Event) -> None:
+        started: list[Collector] = []
+        try:
+            for c in self._collectors:
+                waiting = c._start(self, replace(ev), True)
+                if waiting is not None:
+                    await c._start_wait(self, waiting)
+                started.append(c)
+        except BaseException:
+            # Cancelled half-way: where the start got in, the span ends at once.
+            self._stopped = True
+            stop = self._unfinished_stop()
+            for c in started:
+                c._stop(self, replace(stop))
+            raise
 
     async def __aexit__(
         self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        ev = self._stop(exc)
+        # Never waits: a started span's stop goes in past the mailbox's bound.
+        ev = self._end(exc)
         if ev is not None:
-            collectors = self._collectors
-            if len(collectors) != 1 or not collectors[0].offer_if_room(ev):
-                await offer(collectors, ev, shield=True)
+            self._deliver_stop(ev)
 
     # --------------------------------------------------------------- the handle
 
@@ -224,10 +279,7 @@ class Span:
 
     def event(self, name: str, **data: Any) -> None:
         """Emit a point event inside this span (never waits; sheds when full)."""
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"event name must be a non-empty string, got {name!r}")
-        ev = Event(ts_ns=time_ns(), event=name, parent_span_id=self.span_id or None, data=data)
-        offer_nowait(self._collectors, ev)
+        offer_nowait(self._collectors, point_event(name, data, self.span_id or None))
 
     def link_child(self, trace_id: str) -> None:
         """Record that a child trace with *trace_id* hangs off this span."""
@@ -294,5 +346,8 @@ def span(name: str, *, kind: str = "span", **attrs: Any) -> Span | NoopSpan:
 
 
 def current_span() -> Span | None:
-    """The span current in this context, or ``None``."""
-    return CURRENT_SPAN.get()
+    """The span current in this context, or ``None`` (never a stopped span)."""
+    current = CURRENT_SPAN.get()
+    if current is not None and current._stopped:
+        return current._open_ancestor()
+    return current

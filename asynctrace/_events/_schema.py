@@ -1,4 +1,4 @@
-"""The trace file schema, version 1.
+"""The trace file schema, version 2.
 
 One JSON object per line.  Fields are declared in the order they are
 written; new fields are only ever appended, with a default, so that old
@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import msgspec
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 # Keys of an emitted mapping that are lifted to the top level of the line;
 # every other key goes under ``data``.
@@ -24,6 +24,11 @@ TRACE_START: Final = "trace.start"
 TRACE_STOP: Final = "trace.stop"
 AGENT_CONFIG: Final = "agent.config"
 EVENT_OMITTED: Final = "trace.event_omitted"
+# Names only the collector may write: a producer event with one of them would
+# corrupt the file for readers and ``validate``.
+RESERVED_EVENTS: Final = frozenset({TRACE_START, TRACE_STOP, AGENT_CONFIG, EVENT_OMITTED})
+# The statuses a producer event may carry (``aborted`` is trace.stop's own).
+STATUSES: Final = frozenset({"ok", "error", "cancelled"})
 
 
 class Event(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
@@ -45,6 +50,8 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     agent_id: str | None = None
     data: dict[str, Any]
     thread_id: int | None = None
+    """The OS thread id (``threading.get_native_id()``) on the start line of a
+    span started on a thread other than the collector's event loop thread."""
 
 
 class ShedCounts(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,3 +84,9 @@ class Counts(msgspec.Struct, frozen=True, kw_only=True):
     """Events dropped on purpose by a processor (sampling, include/exclude)."""
     processor_errors: int = 0
     """Processor calls that raised; the processor was disabled afterwards."""
+    export_errors: int = 0
+    """Live-exporter failures: calls that raised or a ``close`` that did not
+    return in time (that exporter was disabled), plus the errors exporters
+    reported themselves in their ``ExportCounts``."""
+    export_dropped: int = 0
+    """Events live exporters reported they could not ship (their ``ExportCounts``)."""

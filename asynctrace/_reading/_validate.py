@@ -98,8 +98,10 @@ def validate(source: str | os.PathLike[str] | TraceReader) -> list[Problem]:
             if line != 1:
                 out.add(line, ORDER, "a second trace.start")
             version = ev.data.get("schema_version")
-            if version != SCHEMA_VERSION:
-                out.add(line, FIELDS, f"schema_version {version!r}, this reader knows 1")
+            if version not in range(1, SCHEMA_VERSION + 1):
+                out.add(
+                    line, FIELDS, f"schema_version {version!r}, this reader knows 1..{SCHEMA_VERSION}"
+                )
         elif name == TRACE_STOP:
             stop_line = line
             stop_data = ev.data

@@ -1,31 +1,42 @@
-"""The trace file: a raw file whose writes are all-or-error and remembered."""
+"""The trace file: created exclusively, never through a symlink; writes are all-or-error."""
 
 from __future__ import annotations
 
+import errno
 import io
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
+# Exclusive creation, never following a symlink: a link (or any file) planted
+# at the trace path is refused instead of having its target overwritten.
+_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
 
 def _opener(path: str, flags: int) -> int:
-    # 0600: traces hold prompts and tool payloads; nobody else should read them.
-    return os.open(path, flags, 0o600)
+    try:
+        # 0600: traces hold prompts and tool payloads; nobody else should read them.
+        return os.open(path, _FLAGS, 0o600)
+    except FileExistsError as exc:
+        kind = "a symlink" if os.path.islink(path) else "already there"
+        raise FileExistsError(
+            exc.errno,
+            f"refusing to write the trace to {path!r}: the path is {kind}; "
+            "asynctrace creates a new file and never overwrites or follows one",
+            path,
+        ) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(
+                exc.errno, f"refusing to write the trace through the symlink {path!r}", path
+            ) from None
+        raise
 
 
 class TraceFile(io.FileIO):
-    """An unbuffered file whose ``write`` writes everything or raises.
-
-    Writes happen on the collector's own single-thread executor (through
-    aiofiles), so at most one is in flight and they land in submission
-    order.  The shutdown hooks rely on both: they queue a no-op behind the
-    in-flight write to wait for it, then read ``last_error`` to learn how it
-    went even though the coroutine that awaited it never resumed.
-    """
-
-    last_error: OSError | None = None
+    """An unbuffered file whose ``write`` writes everything or raises."""
 
     def __init__(self, path: str) -> None:
         super().__init__(path, "wb", closefd=True, opener=_opener)
@@ -33,16 +44,11 @@ class TraceFile(io.FileIO):
     def write(self, b: Buffer, /) -> int:
         view = memoryview(b).cast("B")
         total = len(view)
-        try:
-            while view:
-                n = super().write(view)
-                if n is None:  # only for non-blocking fds, which this never is
-                    continue
-                view = view[n:]
-        except OSError as exc:
-            self.last_error = exc
-            raise
-        self.last_error = None
+        while view:
+            n = super().write(view)
+            if n is None:  # only for non-blocking fds, which this never is
+                continue
+            view = view[n:]
         return total
 
     def fsync(self) -> None:

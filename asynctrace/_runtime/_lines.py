@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import msgspec
 
-from .._agent._summary import SummaryBuilder
 from .._events._codec import ENCODER
 from .._events._schema import AGENT_CONFIG, EVENT_OMITTED, Event
 from .._processing._sanitize import to_jsonable
@@ -19,6 +18,13 @@ log = logging.getLogger("asynctrace")
 _URGENT_EVENTS: Final = frozenset({"error", "checkpoint"})
 
 
+class Summary(Protocol):
+    """The running summary ``trace.stop`` carries (built by the agent layer)."""
+
+    def add(self, ev: Event) -> None: ...
+    def result(self) -> dict[str, Any]: ...
+
+
 class LineEncoder:
     """Assigns ``seq`` and encodes events, one batch at a time.
 
@@ -27,13 +33,13 @@ class LineEncoder:
     thread-safe: exactly one of them owns it at a time.
     """
 
-    def __init__(self, trace_id: str, max_event_bytes: int) -> None:
+    def __init__(self, trace_id: str, max_event_bytes: int, summary: Summary) -> None:
         self.trace_id = trace_id
         self.max_event_bytes = max_event_bytes
         self.seq = 0
         self.oversize = 0
         self.unencodable = 0
-        self.summary = SummaryBuilder()
+        self.summary = summary
         self._agents: set[str] = set()
         self._warned_unencodable = False
 
@@ -44,17 +50,21 @@ class LineEncoder:
         ev.trace_id = self.trace_id
         return ENCODER.encode(ev) + b"\n"
 
-    def encode(self, batch: list[Event]) -> tuple[bytes, bool]:
-        """Encode a batch of producer events.
+    def encode(self, batch: list[Event]) -> tuple[bytes, list[Event], bool, int]:
+        """Encode a batch of producer events taken from the mailbox.
 
-        Returns the bytes and whether the batch holds an event that asks for
-        an immediate flush (an error or a checkpoint).
+        Returns the bytes, the lines' events (with ``agent.config`` lines
+        added), whether the batch holds an event that asks for an immediate
+        flush (an error or a checkpoint), and the mailbox bytes the batch
+        held (each queued event's ``seq`` carries its estimate until here).
         """
         out: list[Event] = []
         urgent = False
         seq = self.seq
+        held = 0
         add = self.summary.add
         for ev in batch:
+            held += ev.seq
             if ev.agent_id is not None and "agent_config" in ev.data:
                 config = ev.data.pop("agent_config")
                 if ev.agent_id not in self._agents:
@@ -86,7 +96,7 @@ class LineEncoder:
         for ev in out:
             if ev.event != AGENT_CONFIG:
                 add(ev)
-        return blob, urgent
+        return blob, out, urgent, held
 
     def _encode_one(self, ev: Event) -> bytes:
         try:

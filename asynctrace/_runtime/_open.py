@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -10,18 +11,19 @@ from types import TracebackType
 from typing import Any, Final
 
 import anyio
-from anyio.abc import TaskGroup
 
+from .._agent._summary import SummaryBuilder
 from .._context import _state
 from .._context._propagation import ENV_CHILD_TRACE_ID, Context
 from .._context._w3c import TraceParent, parse_traceparent
 from .._events._ids import check_trace_id, is_trace_id, new_trace_id
-from .._events._schema import Counts
+from .._events._schema import TRACE_START, Counts, Event
 from .._processing._filters import KindFilter
 from .._processing._pipeline import Pipeline, Processor
 from .._processing._redact import Redactor
 from .._processing._sanitize import Sanitizer
 from ._collector import Collector, build_start_data
+from ._exporter import Exporter, check_exporters
 from ._sink import Sink
 from ._stats import Stats, TraceResult
 
@@ -98,6 +100,8 @@ class DisabledTrace:
 
 
 class _NullSink(Sink):
+    __slots__ = ()
+
     def __init__(self) -> None:
         pass
 
@@ -126,6 +130,7 @@ class collector:
         trace_id: 32 lowercase hex characters; random by default.
         trace_kind, producer, label, model, query, meta: written in ``trace.start``.
         max_mailbox_len: mailbox bound; ``emit_nowait`` sheds beyond it, ``emit`` waits.
+        max_mailbox_bytes: the same bound in (estimated) bytes, default 64 MiB.
         max_event_bytes: an encoded event above this is replaced by ``trace.event_omitted``.
         enabled: ``False`` disables; ``None`` follows ``$ASYNCTRACE`` (off for 0/false/no/off).
         sample_ratio: head sampling, decided per trace from its id; children follow the parent.
@@ -138,7 +143,9 @@ class collector:
         batch_size, batch_bytes: the writer writes when a batch reaches either, or when idle.
         fsync: also fsync after errors, checkpoints and at close.
         shutdown_timeout: seconds the close path waits for the writer before
-            writing the rest synchronously.
+            writing the rest synchronously (and, separately, for exporters).
+        exporters: live exporters (``asynctrace.export.Exporter``), each handed
+            every batch right after it reached the file.
     """
 
     def __init__(
@@ -154,6 +161,7 @@ class collector:
         query: str | None = None,
         meta: Mapping[str, Any] | None = None,
         max_mailbox_len: int = 10_000,
+        max_mailbox_bytes: int = 64 << 20,
         max_event_bytes: int = 1_048_576,
         enabled: bool | None = None,
         sample_ratio: float = 1.0,
@@ -169,8 +177,11 @@ class collector:
         batch_bytes: int = 262_144,
         fsync: bool = False,
         shutdown_timeout: float = 10.0,
+        exporters: Sequence[Exporter] = (),
     ) -> None:
         self._max_mailbox_len = _positive_int("max_mailbox_len", max_mailbox_len)
+        self._max_mailbox_bytes = _positive_int("max_mailbox_bytes", max_mailbox_bytes)
+        self._exporters = check_exporters(exporters)
         self._max_event_bytes = _positive_int("max_event_bytes", max_event_bytes)
         if self._max_event_bytes < 256:
             raise ValueError("max_event_bytes must be at least 256 (room for trace.event_omitted)")
@@ -231,7 +242,6 @@ class collector:
         self._fsync = fsync
         self._shutdown_timeout = float(shutdown_timeout)
         self._trace: Collector | DisabledTrace | None = None
-        self._tg: TaskGroup | None = None
 
     def _resolve_path(self) -> Path:
         if self._path is not None:
@@ -246,6 +256,7 @@ class collector:
     async def __aenter__(self) -> Collector | DisabledTrace:
         if self._trace is not None:
             raise RuntimeError("a collector() object can be entered only once")
+        _require_asyncio()
         if not self._enabled or not self._sampled:
             disabled = DisabledTrace(
                 self._trace_id, "disabled" if not self._enabled else "not_sampled"
@@ -257,35 +268,34 @@ class collector:
             await anyio.lowlevel.checkpoint()
             return disabled
         parent = self._parent
+        pipeline = Pipeline(self._chain)
         start_data = build_start_data(
             **self._start_kwargs,
             max_event_bytes=self._max_event_bytes,
             max_mailbox_len=self._max_mailbox_len,
             parent=(parent.trace_id, parent.span_id) if parent else (None, None),
+            redact=lambda supplied: _redact_supplied(pipeline, supplied),
         )
         trace = Collector(
             path=self._resolve_path(),
             trace_id=self._trace_id,
             start_data=start_data,
-            pipeline=Pipeline(self._chain),
+            pipeline=pipeline,
             max_mailbox_len=self._max_mailbox_len,
+            max_mailbox_bytes=self._max_mailbox_bytes,
             max_event_bytes=self._max_event_bytes,
             batch_size=self._batch_size,
             batch_bytes=self._batch_bytes,
             fsync=self._fsync,
             shutdown_timeout=self._shutdown_timeout,
             parent_span_id=parent.span_id if parent else None,
+            exporters=self._exporters,
+            summary=SummaryBuilder(),
         )
+        # The file first: an OSError reaches the caller as itself, not in a group.
+        await trace._open()
         if self._link_span is not None:
             self._link_span.link_child(self._trace_id)
-        tg = anyio.create_task_group()
-        await tg.__aenter__()
-        try:
-            await trace._open(tg)
-        except BaseException as exc:
-            await tg.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-        self._tg = tg
         self._trace = trace
         if self._explicit_parent:
             # A linked child trace is a trace of its own: inside it, events go
@@ -310,7 +320,6 @@ class collector:
                 _state.UNSAMPLED.set(None)
             return None
         assert isinstance(trace, Collector)
-        assert self._tg is not None
         if self._saved is not None:
             if _state.COLLECTORS.get() == (trace,):
                 _state.COLLECTORS.set(self._saved[0])
@@ -318,12 +327,31 @@ class collector:
             self._saved = None
         else:
             _state.pop_collector(trace)
-        try:
-            await trace._close(exc)
-        finally:
-            # The writer has finished, so the group has nothing left to wait
-            # for.  Its exit gets no exception: a task group would wrap the
-            # block's own exception in an ExceptionGroup, and the traced
-            # program must see exactly what it raised.
-            await self._tg.__aexit__(None, None, None)
+        await trace._close(exc)
         return None
+
+
+def _require_asyncio() -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        raise RuntimeError(
+            "asynctrace.collector() needs a running asyncio event loop (it is asyncio-native; "
+            "under anyio use the asyncio backend: anyio.run(main, backend='asyncio'), "
+            "not trio)"
+        ) from None
+
+
+def _redact_supplied(pipeline: Pipeline, supplied: dict[str, Any]) -> dict[str, Any]:
+    """What the caller put in trace.start, through the same redaction and
+    sanitizing every event gets (not user processors or kind filters:
+    trace.start is written whatever they would decide)."""
+    ev = Event(ts_ns=0, event=TRACE_START, data=supplied)
+    for proc in pipeline.processors:
+        if isinstance(proc, Redactor | Sanitizer):
+            try:
+                ev = proc(ev)
+            except Exception:
+                # Never write what could not be checked.
+                return dict.fromkeys(supplied)
+    return ev.data

@@ -1,29 +1,32 @@
-"""Shutdown hooks for the abrupt paths: SIGTERM and interpreter exit.
+"""Process-wide hooks for the abrupt paths: SIGTERM, interpreter exit, fork.
 
 The graceful paths (normal exit, an exception, cancellation -- which is also
 what SIGINT becomes under ``asyncio.run``) go through the collector's
 ``__aexit__``.  These hooks cover the rest:
 
-* SIGTERM while the loop runs in the main thread: every open collector on
-  that loop is closed synchronously (``reason: "signal"``), then the signal is
-  re-delivered to whatever handler was installed before us, so the process
-  still dies (or does what its owner asked) afterwards.
+* SIGTERM: a ``signal.signal`` handler, installed while a collector opened
+  in the main thread is open, chained to whatever was installed before.  It
+  never touches the event loop's own signal handlers (``loop.add_signal_handler``,
+  which aiohttp and others use): those keep running as before, and what was
+  installed with ``signal.signal`` is put back exactly once the last
+  collector closes.  Collectors whose loop the signal interrupted are closed
+  on that loop, between its callbacks (``reason: "signal"``); then the
+  signal goes to the previous handler: the default one ends the process
+  with SIGTERM.  A second SIGTERM while the first is still being handled
+  goes to the previous handler at once, so a stuck loop never leaves the
+  program unable to stop.
 * Interpreter exit with a collector still open (``reason: "atexit"``).
-
-A collector whose loop runs in another thread is closed from that thread,
-with a bounded wait.
+* fork: the child's copies of open collectors become inert -- they never
+  write to the parent's file and cost the child nothing at exit.
 """
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import logging
 import os
 import signal
 import threading
-import weakref
-from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -33,12 +36,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("asynctrace")
 
 _lock = threading.RLock()
-_open: weakref.WeakSet[Collector] = weakref.WeakSet()
+# Strong references: an accepted event must be written even if the program
+# dropped every reference to a collector it never exited.
+_open: set[Collector] = set()
 _atexit_installed = False
-# loop -> the SIGTERM disposition that was in place before we installed ours
-_sigterm_loops: dict[asyncio.AbstractEventLoop, Any] = {}
-
-_Handler = Callable[[int, FrameType | None], Any] | int | None
+_sig_installed = False
+_sig_previous: Any = None
+_sig_handling = False
 
 
 def register(collector: Collector) -> None:
@@ -48,94 +52,164 @@ def register(collector: Collector) -> None:
         if not _atexit_installed:
             atexit.register(_on_exit)
             _atexit_installed = True
-    _install_sigterm(collector)
+    _install_sigterm()
 
 
 def unregister(collector: Collector) -> None:
     with _lock:
         _open.discard(collector)
-        loop = collector._loop
-        if loop is None or loop not in _sigterm_loops:
-            return
-        if any(c._loop is loop for c in _open):
-            return
-        previous = _sigterm_loops.pop(loop)
+        last = not _open
+    if last:
+        _restore_sigterm()
+
+
+def _install_sigterm() -> None:
+    global _sig_installed, _sig_previous
     if threading.current_thread() is not threading.main_thread():
         return
-    try:
-        loop.remove_signal_handler(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, previous)
-    except (RuntimeError, ValueError, OSError):
-        pass
-
-
-def _install_sigterm(collector: Collector) -> None:
-    loop = collector._loop
-    if loop is None or threading.current_thread() is not threading.main_thread():
-        return
     with _lock:
-        if loop in _sigterm_loops:
+        if _sig_installed:
             return
         previous = signal.getsignal(signal.SIGTERM)
         if previous is signal.SIG_IGN:
             return  # the program chose to ignore SIGTERM; so do we
         try:
-            loop.add_signal_handler(signal.SIGTERM, _on_sigterm, loop)
-        except (NotImplementedError, RuntimeError, ValueError):
-            return  # not a Unix loop, or not the main thread's
-        _sigterm_loops[loop] = previous
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        except (ValueError, OSError, RuntimeError):
+            return
+        _sig_previous = previous
+        _sig_installed = True
 
 
-def _on_sigterm(loop: asyncio.AbstractEventLoop) -> None:
+def _restore_sigterm() -> None:
+    global _sig_installed
     with _lock:
-        victims = [c for c in _open if c._loop is loop]
-        previous = _sigterm_loops.pop(loop, signal.SIG_DFL)
-    for collector in victims:
-        _close_quietly(collector, "signal")
-    try:
-        loop.remove_signal_handler(signal.SIGTERM)
-    except (RuntimeError, ValueError):
-        pass
-    _redeliver(previous)
+        if not _sig_installed:
+            return
+        if threading.current_thread() is not threading.main_thread():
+            return  # only the main thread may; our handler just chains meanwhile
+        try:
+            # Put back exactly what was there, unless the program replaced us since.
+            if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+                previous = _sig_previous
+                signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        except (ValueError, OSError, RuntimeError):
+            return
+        _sig_installed = False
 
 
-def _redeliver(previous: _Handler) -> None:
-    if callable(previous):
-        previous(signal.SIGTERM, None)
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    global _sig_handling
+    previous = _sig_previous
+    if _sig_handling:
+        _redeliver(signum, frame, previous)
         return
-    signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-    os.kill(os.getpid(), signal.SIGTERM)
+    _sig_handling = True
+    with _lock:
+        victims = list(_open)
+    here = threading.get_ident()
+    on_this_loop = []
+    for c in victims:
+        loop = c._loop
+        if loop is not None and loop.is_running():
+            if c._loop_thread == here:
+                on_this_loop.append(c)
+            else:
+                _close_on_its_loop(c, "signal")
+        else:
+            _close_quietly(c, "signal")
+    if not on_this_loop:
+        _redeliver(signum, frame, previous)
+        return
+    loop = on_this_loop[0]._loop
+    assert loop is not None
+
+    def finish() -> None:
+        # Between the loop's callbacks: no writer or producer is half-way through.
+        for c in on_this_loop:
+            _close_quietly(c, "signal")
+        _redeliver(signum, None, previous)
+
+    try:
+        loop.call_soon_threadsafe(finish)
+    except RuntimeError:
+        finish()
+
+
+def _redeliver(signum: int, frame: FrameType | None, previous: Any) -> None:
+    global _sig_handling
+    _sig_handling = False
+    _restore_sigterm()
+    if callable(previous):
+        previous(signum, frame)
+        return
+    # SIG_DFL (or nothing installed from Python): die of the signal, as the
+    # program would have without us.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def _close_quietly(collector: Collector, reason: str) -> None:
     try:
-        collector.close_sync(reason)
+        collector._close_sync(reason)
     except Exception as exc:  # the observer never breaks the observed
         log.error("asynctrace: could not close %s on %s: %r", collector.path, reason, exc)
+
+
+def _close_on_its_loop(collector: Collector, reason: str) -> None:
+    """Close a collector whose loop runs in another thread, there; bounded wait."""
+    loop = collector._loop
+    done = threading.Event()
+
+    def close() -> None:
+        _close_quietly(collector, reason)
+        done.set()
+
+    try:
+        assert loop is not None
+        loop.call_soon_threadsafe(close)
+    except (RuntimeError, AssertionError):
+        _close_quietly(collector, reason)
+        return
+    # Its own close waits up to shutdown_timeout for a write, then writes the rest.
+    if not done.wait(collector._shutdown_timeout * 3 + 1):
+        _close_quietly(collector, reason)
 
 
 def _on_exit() -> None:
     with _lock:
         victims = list(_open)
-    for collector in victims:
-        loop = collector._loop
-        if (
-            loop is not None
-            and loop.is_running()
-            and threading.get_ident() != collector._loop_thread
-        ):
+    here = threading.get_ident()
+    for c in victims:
+        loop = c._loop
+        if loop is not None and loop.is_running() and c._loop_thread != here:
             # Its loop still runs in a daemon thread: close it there.
-            done = threading.Event()
+            _close_on_its_loop(c, "atexit")
+        else:
+            _close_quietly(c, "atexit")
 
-            def close(c: Collector = collector, d: threading.Event = done) -> None:
-                _close_quietly(c, "atexit")
-                d.set()
 
-            try:
-                loop.call_soon_threadsafe(close)
-            except RuntimeError:
-                _close_quietly(collector, "atexit")
-                continue
-            if done.wait(collector._shutdown_timeout):
-                continue
-        _close_quietly(collector, "atexit")
+def _after_fork_in_child() -> None:
+    global _lock, _sig_installed, _sig_handling
+    # Another thread of the parent may have held the lock at the fork.
+    _lock = threading.RLock()
+    victims = list(_open)
+    _open.clear()
+    for c in victims:
+        try:
+            c._after_fork_in_child()
+        except Exception:
+            pass
+    if _sig_installed:
+        try:
+            if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+                previous = _sig_previous
+                signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        except (ValueError, OSError, RuntimeError):
+            pass
+    _sig_installed = False
+    _sig_handling = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
