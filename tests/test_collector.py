@@ -60,6 +60,7 @@ async def jam(trace: asynctrace.Collector) -> None:
 
     The writer then takes nothing more, so the next event fills a 1-slot mailbox.
     """
+    await trace.flush()
     trace.sink.emit_nowait({"event": "first"})
     await wait_until_taken(trace)  # the writer is stuck writing it
     trace.sink.emit_nowait({"event": "behind"})

@@ -48,11 +48,14 @@ _TURN_S: Final = 0.0005
 class WriteJob:
     """One write handed to the writer thread; its outcome is known exactly."""
 
-    __slots__ = ("blob", "done", "error", "events", "fsync", "n", "submitted")
+    __slots__ = ("blob", "done", "error", "events", "fsync", "n", "own", "submitted")
 
-    def __init__(self, blob: bytes, n: int, events: list[list[Event]], fsync: bool) -> None:
+    def __init__(
+        self, blob: bytes, n: int, own: int, events: list[list[Event]], fsync: bool
+    ) -> None:
         self.blob = blob
         self.n = n
+        self.own = own
         self.events = events
         self.fsync = fsync
         self.done = threading.Event()
@@ -128,12 +131,16 @@ class Writer:
         self._blobs: list[bytes] = []
         self._backlog_bytes = 0
         self._backlog_n = 0
+        self._backlog_own = 0
         self._backlog_events: list[list[Event]] = []
         self._urgent = False
+        # The collector's own lines (trace.start/stop) handed over and done with.
+        self._own_added = 0
+        self._own_done = 0
         self.job: WriteJob | None = None
         self._block_pause = _COALESCE_S
         self._next_block = 0.0
-        self._flushes: list[tuple[int, asyncio.Future[bool]]] = []
+        self._flushes: list[tuple[int, int, asyncio.Future[bool]]] = []
         self._warned = False
         self.stopped = False  # set by the close path: the task must not touch anything more
         self.stop_sent = False  # trace.stop handed to the writer thread
@@ -146,6 +153,8 @@ class Writer:
         blob = self.lines.own_line(ev)
         self._blobs.append(blob)
         self._backlog_bytes += len(blob)
+        self._backlog_own += 1
+        self._own_added += 1
         self._urgent = True
 
     def _encode(self, batch: list[Event]) -> None:
@@ -166,15 +175,19 @@ class Writer:
 
     def _cut(self) -> WriteJob:
         blob = b"".join(self._blobs) if len(self._blobs) != 1 else self._blobs[0]
-        job = WriteJob(blob, self._backlog_n, self._backlog_events, self._urgent and self._fsync)
+        job = WriteJob(
+            blob, self._backlog_n, self._backlog_own, self._backlog_events, self._urgent and self._fsync
+        )
         self._blobs = []
         self._backlog_bytes = 0
         self._backlog_n = 0
+        self._backlog_own = 0
         self._backlog_events = []
         self._urgent = False
         return job
 
     def _account(self, job: WriteJob) -> None:
+        self._own_done += job.own
         if job.error is None:
             self.adm.wrote(job.n)
             if job.events:
@@ -225,22 +238,25 @@ class Writer:
 
     def _resolve_flushes(self, everything: bool = False) -> None:
         done = self.adm.processed()
+        own_done = self._own_done
         keep = []
-        for target, fut in self._flushes:
-            if everything or target <= done:
+        for target, own, fut in self._flushes:
+            ok = target <= done and own <= own_done
+            if everything or ok:
                 if not fut.done():
-                    fut.set_result(target <= done)
+                    fut.set_result(ok)
             else:
-                keep.append((target, fut))
+                keep.append((target, own, fut))
         self._flushes = keep
 
     async def flush(self, timeout: float | None) -> bool:
-        target = self.adm.accepted_total()
-        if self.adm.processed() >= target or self.stopped:
+        """Until the events accepted so far (and the trace's own lines) are written."""
+        target, own = self.adm.accepted_total(), self._own_added
+        if (self.adm.processed() >= target and self._own_done >= own) or self.stopped:
             await asyncio.sleep(0)
             return self.adm.processed() >= target
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._flushes.append((target, fut))
+        self._flushes.append((target, own, fut))
         self.adm.wake()
         try:
             async with asyncio.timeout(timeout):
