@@ -99,6 +99,7 @@ class Admission:
         "max_bytes",
         "max_len",
         "open",
+        "spans",
         "t_accepted",
         "t_bytes_in",
         "t_waiting",
@@ -126,9 +127,12 @@ class Admission:
         # was inside a locked region when the signal arrived.
         self.lock = threading.RLock()
         self._room = threading.Condition(self.lock)
-        self._putters: collections.deque[tuple[asyncio.Future[bool], Event, int]] = (
-            collections.deque()
-        )
+        self._putters: collections.deque[
+            tuple[asyncio.Future[bool], Event, int, object | None]
+        ] = collections.deque()
+        # The spans whose start was admitted and whose stop has not come:
+        # added at admission itself, so the close path sees exactly those.
+        self.spans: set[Any] = set()
         self._consumer: asyncio.Future[None] | None = None
         self._consumer_asleep = False
         self._wake_pending = False
@@ -221,7 +225,7 @@ class Admission:
         if self._consumer_asleep:
             self._wake()
 
-    async def put(self, ev: Event, timeout: float | None) -> bool:
+    async def put(self, ev: Event, timeout: float | None, span: object | None = None) -> bool:
         """Wait for room, then accept *ev*; ``False`` (shed) on timeout or close.
 
         Cancelled while waiting: shed as ``cancelled`` and the cancellation
@@ -230,12 +234,14 @@ class Admission:
         """
         fast = self.push_if_room(ev)
         if fast is not None:
+            if fast and span is not None:
+                self.spans.add(span)
             if not fast:
                 await asyncio.sleep(0)  # a checkpoint, like every await
             return fast
         assert self._loop is not None
         fut: asyncio.Future[bool] = self._loop.create_future()
-        entry = (fut, ev, approx_bytes(ev.data))
+        entry = (fut, ev, approx_bytes(ev.data), span)
         self._putters.append(entry)
         try:
             if timeout is None:
@@ -252,7 +258,7 @@ class Admission:
                 self.shed(CANCELLED)
             raise
 
-    def _withdraw(self, entry: tuple[asyncio.Future[bool], Event, int]) -> bool:
+    def _withdraw(self, entry: tuple[asyncio.Future[bool], Event, int, object | None]) -> bool:
         try:
             self._putters.remove(entry)
         except ValueError:
@@ -275,7 +281,7 @@ class Admission:
         self.bytes_out += nbytes
         putters = self._putters
         while putters:
-            fut, ev, size = putters[0]
+            fut, ev, size, span = putters[0]
             if not self._has_room(size):
                 break
             putters.popleft()
@@ -283,6 +289,8 @@ class Admission:
             self.items.append(ev)
             self.accepted += 1
             self.bytes_in += size
+            if span is not None:
+                self.spans.add(span)
             if not fut.done():
                 fut.set_result(True)
         if self.t_waiting:
@@ -297,7 +305,7 @@ class Admission:
             self._putters.clear()
             self._shed[CLOSED] += len(putters)
             self._room.notify_all()
-        for fut, _, _ in putters:
+        for fut, _, _, _ in putters:
             try:
                 if not fut.done():
                     fut.set_result(False)
@@ -422,6 +430,7 @@ class Admission:
         self._room = threading.Condition(self.lock)
         self.open = False
         self._putters.clear()
+        self.spans = set()
         self._consumer = None
         self._loop = None
 

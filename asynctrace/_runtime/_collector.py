@@ -114,8 +114,6 @@ class Collector:
         self._start_mono_ns = time.monotonic_ns()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = -1
-        # Spans whose start this trace accepted and whose stop it has not seen.
-        self._open_spans: set[SpanLike] = set()
         self._writer: Writer | None = None
         self._task: asyncio.Task[None] | None = None
         self._result: TraceResult | None = None
@@ -171,24 +169,23 @@ class Collector:
         if get_ident() == self._loop_thread:
             if not can_wait:
                 if adm.push(out):
-                    self._open_spans.add(span)
+                    self._adm.spans.add(span)
                 return None
             accepted = adm.push_if_room(out)
             if accepted is None:
                 return out
             if accepted:
-                self._open_spans.add(span)
+                self._adm.spans.add(span)
             return None
         out.thread_id = get_native_id()
         with adm.lock:  # accepted and open together, or neither, as the close path sees it
             if adm.push_threadsafe(out):
-                self._open_spans.add(span)
+                self._adm.spans.add(span)
         return None
 
     async def _start_wait(self, span: SpanLike, ev: Event) -> None:
         """Wait for room for a span's start; cancelled: shed, and the span never opened."""
-        if await self._adm.put(ev, None):
-            self._open_spans.add(span)
+        await self._adm.put(ev, None, span)
 
     def _stop(self, span: SpanLike, ev: Event) -> None:
         """A span's stop: written (past the bound) if its start was, else shed with it."""
@@ -196,16 +193,16 @@ class Collector:
         out = self._pipeline(ev)
         adm = self._adm
         if get_ident() == self._loop_thread:
-            if span in self._open_spans:
-                self._open_spans.discard(span)
+            if span in self._adm.spans:
+                self._adm.spans.discard(span)
                 if out is not None:
                     adm.force(out)
             elif out is not None:
                 adm.shed(FULL if adm.open else CLOSED)
             return
         with adm.lock:
-            if span in self._open_spans:
-                self._open_spans.discard(span)
+            if span in self._adm.spans:
+                self._adm.spans.discard(span)
                 if out is not None:
                     adm.force_threadsafe(out)
             elif out is not None:
@@ -312,8 +309,8 @@ class Collector:
             adm.open = False
             # Straight into the mailbox, past its bound: these lines keep the
             # file free of spans that never ended, and there are few of them.
-            spans = list(self._open_spans)
-            self._open_spans.clear()
+            spans = list(self._adm.spans)
+            self._adm.spans.clear()
             for span in spans:
                 ev = span._unfinished_stop()
                 ev.trace_id = self.trace_id
@@ -438,7 +435,6 @@ class Collector:
         self._adm.reinit_after_fork()
         self._exporters.abandon()
         self._state = _CLOSED
-        self._open_spans = set()
         writer = self._writer
         if writer is not None:
             writer.stopped = True
