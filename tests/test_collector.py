@@ -417,3 +417,4 @@ async def test_a_stuck_disk_cannot_hang_the_exit_of_the_block(
     assert counts.emitted == 10
     assert counts.emitted == counts.written + counts.shed + counts.write_errors
     assert counts.write_errors > 0
+

@@ -27,24 +27,18 @@ from .._reading._treeview import tree_view
 from .._reading._validate import validate
 from .._version import __version__
 from . import _ops
+from ._errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    CliError,
+)
 from ._output import Output, color_wanted, error, warn
 from ._report import add_arguments as _report_args
 
-EXIT_OK: Final = 0
-EXIT_PROBLEMS: Final = 1
-EXIT_USAGE: Final = 2
-EXIT_INTERNAL: Final = 3
-EXIT_INTERRUPTED: Final = 130
-
 DEFAULT_PATH: Final = "traces"
-
-
-class CliError(Exception):
-    """A one-line error for the user, with the exit code to leave with."""
-
-    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class _Parser(argparse.ArgumentParser):

@@ -24,7 +24,7 @@ def _age(text: str) -> float:
 
 
 def _directory(arg: str) -> Path:
-    from ._main import CliError
+    from ._errors import CliError
 
     path = Path(arg)
     if not path.exists():
@@ -93,7 +93,7 @@ def cmd_ls(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_clean(args: argparse.Namespace, out: Output) -> int:
-    from ._main import CliError
+    from ._errors import CliError
 
     folder = _directory(args.path)
     if args.max_files is None and args.max_age is None:

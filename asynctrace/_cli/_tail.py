@@ -16,6 +16,7 @@ from .._reading._detail import StartMemory
 from .._reading._timeline import timeline_line
 from .._storage._rotation import ROTATED
 from .._storage._scan import scan
+from ._errors import EXIT_OK, EXIT_PROBLEMS, CliError
 from ._output import Output, warn
 
 _CHUNK_BYTES: Final = 1 << 20
@@ -115,8 +116,6 @@ def next_part(path: Path, trace_id: str, file_id: str) -> Path | None:
 
 
 def tail(path: Path, out: Output, *, lines: int, follow: bool, interval_s: float) -> int:
-    from ._main import EXIT_OK, EXIT_PROBLEMS, CliError
-
     follower = _Follower(path)
     try:
         try:
