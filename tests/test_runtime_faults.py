@@ -294,8 +294,7 @@ async def test_events_a_joined_raw_thread_emitted_are_written_at_a_normal_exit(
     async with recording(tmp_path) as rec:
 
         def work() -> None:
-            for i in range(200):
-                results.append(rec.trace.sink.emit_nowait({"event": "t", "i": i}))
+            results.extend(rec.trace.sink.emit_nowait({"event": "t", "i": i}) for i in range(200))
             with asynctrace.span("in-thread"):
                 asynctrace.emit_nowait("note")
 

@@ -83,3 +83,26 @@ async def test_emits_from_a_thread_after_close_are_counted_not_lost_silently(tmp
     done.set()
     assert result == [False]
     assert rec.trace.stats().counts.shed_by_reason.closed == 1
+
+
+async def test_a_thread_running_its_own_event_loop_can_await_emits_and_flush(
+    tmp_path: Path,
+) -> None:
+    async with recording(tmp_path, max_mailbox_len=5) as rec:
+        ctx = asynctrace.capture()
+
+        def other_loop() -> list[bool]:
+            async def main() -> list[bool]:
+                with asynctrace.attach(ctx):
+                    out = [await rec.trace.sink.emit({"event": "foreign", "i": i}) for i in range(20)]
+                    await asynctrace.emit("foreign-point")
+                    out.append(await rec.trace.flush(timeout=30))
+                    return out
+
+            return asyncio.run(main())
+
+        results = await anyio.to_thread.run_sync(other_loop)
+    assert results == [True] * 21
+    assert [e.data["i"] for e in rec.find("foreign")] == list(range(20))
+    assert len(rec.find("foreign-point")) == 1
+    assert rec.counts["shed"] == 0

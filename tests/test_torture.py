@@ -84,7 +84,7 @@ def test_random_sigterm_and_sigint_always_leave_a_complete_consistent_file(
                 text=True,
             )
             procs.append((sig, path, proc))
-        for sig, path, proc in procs:
+        for sig, _, proc in procs:
             assert proc.stdout is not None
             line = proc.stdout.readline()
             assert line.strip() == "ready", proc.stderr.read() if proc.stderr else line

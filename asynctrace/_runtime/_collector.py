@@ -353,6 +353,8 @@ class Collector:
                 if self._exporters:
                     remaining = max(deadline - loop.time(), 0.1)
                     await _in_daemon_thread(lambda: self._exporters.close(remaining))
+                if self._state is _CLOSED:
+                    return  # a signal closed it meanwhile
                 stop = self._stop_event(self._reason, self._status)
                 ok = await writer.write_own(stop, max(deadline - loop.time(), 0.05))
                 self._finish(self._reason, close_file=ok)
@@ -400,6 +402,8 @@ class Collector:
         self._finish(reason, close_file=writable)
 
     def _finish(self, reason: str, *, close_file: bool = True) -> None:
+        if self._result is not None:
+            return  # another close path finished first: its result stands
         self._state = _CLOSED
         self._result = TraceResult(
             path=self.path, trace_id=self.trace_id, counts=self._counts(), reason=reason
