@@ -122,6 +122,17 @@ def open_gate_once_closing(trace: Any, gate: threading.Event) -> None:
 JAMMED = {"max_mailbox_len": 2, "batch_size": 1, "batch_bytes": 1}
 
 
+async def jam_and_start(trace: Any, gate: threading.Event, work: Any) -> asyncio.Task[None]:
+    """Jam the writer, fill the 2-slot mailbox, start *work*: its first emit waits."""
+    await trace.flush()
+    await jam(trace, gate)
+    trace.sink.emit_nowait({"event": "fill"})
+    trace.sink.emit_nowait({"event": "fill"})
+    task = asyncio.create_task(work())
+    await until(lambda: len(trace._adm._putters) == 1)
+    return task
+
+
 # 1 ------------------------------------------------------------------------------------
 
 
@@ -172,12 +183,7 @@ async def test_a_span_still_waiting_to_start_at_close_is_shed_whole(
             entered.set()
 
     async with recording(tmp_path, **JAMMED) as rec:
-        await rec.trace.flush()
-        await jam(rec.trace, gate)
-        rec.trace.sink.emit_nowait({"event": "fill"})
-        rec.trace.sink.emit_nowait({"event": "fill"})
-        task = asyncio.create_task(late())
-        await until(lambda: len(rec.trace._adm._putters) == 1)
+        task = await jam_and_start(rec.trace, gate, late)
         open_gate_once_closing(rec.trace, gate)
     await task
     assert entered.is_set()  # the program ran on, untouched
@@ -207,12 +213,7 @@ async def test_a_span_cancelled_while_its_start_waits_leaves_no_ghost(
             parents.append(nxt.parent_span_id)
 
     async with recording(tmp_path, **JAMMED) as rec:
-        await rec.trace.flush()
-        await jam(rec.trace, gate)
-        rec.trace.sink.emit_nowait({"event": "fill"})
-        rec.trace.sink.emit_nowait({"event": "fill"})
-        task = asyncio.create_task(worker())
-        await until(lambda: len(rec.trace._adm._putters) == 1)
+        task = await jam_and_start(rec.trace, gate, worker)
         task.cancel()
         await until(lambda: not rec.trace._adm._putters)
         gate.set()

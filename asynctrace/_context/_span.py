@@ -174,6 +174,10 @@ class Span:
             data["child_trace_id"] = self._children[0]
             if len(self._children) > 1:
                 data["child_trace_ids"] = list(self._children)
+        return self._stop_event(status, data)
+
+    def _stop_event(self, status: str, data: dict[str, Any]) -> Event:
+        # One clock read: the stop's timestamp is the start's plus the duration.
         duration = monotonic_ns() - self._start_mono
         return Event(
             ts_ns=self.start_ts_ns + duration,
@@ -192,17 +196,7 @@ class Span:
         The span itself stays open for its other collectors; its real stop
         reaches this one later and is shed as ``closed``.
         """
-        duration = monotonic_ns() - self._start_mono
-        return Event(
-            ts_ns=self.start_ts_ns + duration,
-            event=self._names[1],
-            span_id=self.span_id,
-            parent_span_id=self.parent_span_id,
-            duration_ns=duration,
-            status="cancelled",
-            agent_id=self.agent_id,
-            data={**self._attrs, "unfinished": True},
-        )
+        return self._stop_event("cancelled", {**self._attrs, "unfinished": True})
 
     def _deliver_stop(self, ev: Event) -> None:
         collectors = self._collectors

@@ -189,24 +189,11 @@ class Admission:
 
     def push(self, ev: Event) -> bool:
         """Accept *ev* if the mailbox is open and has room; else shed it, counted."""
-        size = approx_bytes(ev.data)
-        items = self.items
-        # _has_room, inlined: this is the hot path of every emit.
-        if (
-            self.open
-            and not self._putters
-            and len(items) < self.max_len
-            and (not items or self.bytes_in + self.t_bytes_in - self.bytes_out + size <= self.max_bytes)
-        ):
-            ev.seq = size
-            items.append(ev)
-            self.accepted += 1
-            self.bytes_in += size
-            if self._consumer_asleep:
-                self._wake()
-            return True
-        self.shed(FULL if self.open else CLOSED)
-        return False
+        accepted = self.push_if_room(ev)
+        if accepted is None:
+            self.shed(FULL)
+            return False
+        return accepted
 
     def push_if_room(self, ev: Event) -> bool | None:
         """``push``, except that no room (while open) returns ``None``, having done nothing."""

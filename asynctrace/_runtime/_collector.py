@@ -193,20 +193,19 @@ class Collector:
         out = self._pipeline(ev)
         adm = self._adm
         if get_ident() == self._loop_thread:
-            if span in self._adm.spans:
-                self._adm.spans.discard(span)
-                if out is not None:
-                    adm.force(out)
-            elif out is not None:
-                adm.shed(FULL if adm.open else CLOSED)
+            self._settle_stop(span, out, adm.force)
             return
-        with adm.lock:
-            if span in self._adm.spans:
-                self._adm.spans.discard(span)
-                if out is not None:
-                    adm.force_threadsafe(out)
-            elif out is not None:
-                adm.shed(FULL if adm.open else CLOSED)
+        with adm.lock:  # open-or-not and the stop's fate together, as the close path sees it
+            self._settle_stop(span, out, adm.force_threadsafe)
+
+    def _settle_stop(self, span: SpanLike, out: Event | None, force: Callable[[Event], None]) -> None:
+        adm = self._adm
+        if span in adm.spans:
+            adm.spans.discard(span)
+            if out is not None:
+                force(out)
+        elif out is not None:
+            adm.shed(FULL if adm.open else CLOSED)
 
     # ------------------------------------------------------------------ public handle
 

@@ -88,14 +88,20 @@ def _restore_sigterm() -> None:
             return
         if threading.current_thread() is not threading.main_thread():
             return  # only the main thread may; our handler just chains meanwhile
-        try:
-            # Put back exactly what was there, unless the program replaced us since.
-            if signal.getsignal(signal.SIGTERM) is _on_sigterm:
-                previous = _sig_previous
-                signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-        except (ValueError, OSError, RuntimeError):
+        if not _put_back_previous():
             return
         _sig_installed = False
+
+
+def _put_back_previous() -> bool:
+    """Put back exactly what was installed before us, unless the program replaced us since."""
+    try:
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            previous = _sig_previous
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -201,12 +207,7 @@ def _after_fork_in_child() -> None:
         except Exception:
             pass
     if _sig_installed:
-        try:
-            if signal.getsignal(signal.SIGTERM) is _on_sigterm:
-                previous = _sig_previous
-                signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-        except (ValueError, OSError, RuntimeError):
-            pass
+        _put_back_previous()
     _sig_installed = False
     _sig_handling = False
 
