@@ -187,16 +187,13 @@ class Admission:
             not items or self.bytes_in + self.t_bytes_in - self.bytes_out + size <= self.max_bytes
         )
 
-    def push(self, ev: Event) -> bool:
-        """Accept *ev* if the mailbox is open and has room; else shed it, counted."""
-        accepted = self.push_if_room(ev)
-        if accepted is None:
-            self.shed(FULL)
-            return False
-        return accepted
+    def offer(self, ev: Event, can_wait: bool) -> bool | None:
+        """Accept *ev* if the mailbox is open and has room.
 
-    def push_if_room(self, ev: Event) -> bool | None:
-        """``push``, except that no room (while open) returns ``None``, having done nothing."""
+        Otherwise shed it, counted -- except that with *can_wait* a full (but
+        open) mailbox returns ``None``, having done nothing: the caller then
+        awaits ``put``.  The hot path of every emit and span start.
+        """
         size = approx_bytes(ev.data)
         if not self.open:
             self.shed(CLOSED)
@@ -206,7 +203,10 @@ class Admission:
             len(items) < self.max_len
             and (not items or self.bytes_in + self.t_bytes_in - self.bytes_out + size <= self.max_bytes)
         ):
-            return None
+            if can_wait:
+                return None
+            self.shed(FULL)
+            return False
         ev.seq = size
         items.append(ev)
         self.accepted += 1
@@ -231,7 +231,7 @@ class Admission:
         propagates -- unless the event had been admitted in the meantime, in
         which case it is written and the cancellation still propagates.
         """
-        fast = self.push_if_room(ev)
+        fast = self.offer(ev, True)
         if fast is not None:
             if fast and span is not None:
                 self.spans.add(span)

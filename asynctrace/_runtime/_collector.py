@@ -130,7 +130,7 @@ class Collector:
         if out is None:
             return False
         if get_ident() == self._loop_thread:
-            return self._adm.push(out)
+            return self._adm.offer(out, False) is True
         return self._adm.push_threadsafe(out)
 
     async def _put(self, ev: Event, timeout: float | None) -> bool:
@@ -167,15 +167,11 @@ class Collector:
             return None
         adm = self._adm
         if get_ident() == self._loop_thread:
-            if not can_wait:
-                if adm.push(out):
-                    self._adm.spans.add(span)
-                return None
-            accepted = adm.push_if_room(out)
+            accepted = adm.offer(out, can_wait)
             if accepted is None:
                 return out
             if accepted:
-                self._adm.spans.add(span)
+                adm.spans.add(span)
             return None
         out.thread_id = get_native_id()
         with adm.lock:  # accepted and open together, or neither, as the close path sees it
