@@ -31,4 +31,5 @@ class TraceResult(msgspec.Struct, frozen=True, kw_only=True):
     counts: Counts
     reason: str
     """How the trace ended: ``exit``, ``exception``, ``cancelled``, ``signal``,
-    ``atexit``, or ``disabled``."""
+    ``atexit``, ``writer_error``, ``disabled``, ``not_sampled``, or (for a
+    forked child's inert copy) ``forked``.  See docs/shutdown.md."""
