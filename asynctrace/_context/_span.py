@@ -177,14 +177,15 @@ class Span:
         return self._stop_event(status, data)
 
     def _stop_event(self, status: str, data: dict[str, Any]) -> Event:
-        # One clock read: the stop's timestamp is the start's plus the duration.
-        duration = monotonic_ns() - self._start_mono
+        # Two clock reads, on purpose: start + monotonic duration would order
+        # the stops of nested spans by when each span happened to read its two
+        # clocks at start, and a child could then appear to stop after its parent.
         return Event(
-            ts_ns=self.start_ts_ns + duration,
+            ts_ns=time_ns(),
             event=self._names[1],
             span_id=self.span_id,
             parent_span_id=self.parent_span_id,
-            duration_ns=duration,
+            duration_ns=monotonic_ns() - self._start_mono,
             status=status,
             agent_id=self.agent_id,
             data=data,

@@ -176,9 +176,6 @@ class Admission:
     def accepted_total(self) -> int:
         return self.accepted + self.t_accepted
 
-    def queued_bytes(self) -> int:
-        return self.bytes_in + self.t_bytes_in - self.bytes_out
-
     # ------------------------------------------------------------------ loop thread
 
     def _has_room(self, size: int) -> bool:
