@@ -549,10 +549,14 @@ async def test_reserved_keywords_of_point_events_are_refused(tmp_path: Path) -> 
         with pytest.raises(ValueError, match="status"):
             rec.trace.sink.emit_nowait({"event": "x", "status": "weird"})
         async with asynctrace.span("s") as s:
-            with pytest.raises(TypeError, match="'event' is reserved"):
-                s.event("x", event="y")
+            with pytest.raises(ValueError, match="collector itself"):
+                s.event("trace.stop")
+            s.event("note", event="kept as data", status="also data")
         asynctrace.emit_nowait("x", status="ok")
-    assert rec.names() == ["span.start", "span.stop", "x"]
+    assert rec.names() == ["span.start", "note", "span.stop", "x"]
+    (note,) = rec.find("note")
+    assert note.data == {"event": "kept as data", "status": "also data"}
+    assert note.status is None
 
 
 # 15 -----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import anyio
 from msgspec.structs import replace
 
 from .._events._ids import new_span_id
-from .._events._mapping import point_event
+from .._events._mapping import check_event_name
 from .._events._schema import Event
 from ._state import COLLECTORS, CURRENT_SPAN
 
@@ -273,8 +273,14 @@ class Span:
         self._attrs.update(attrs)
 
     def event(self, name: str, **data: Any) -> None:
-        """Emit a point event inside this span (never waits; sheds when full)."""
-        offer_nowait(self._collectors, point_event(name, data, self.span_id or None))
+        """Emit a point event inside this span (never waits; sheds when full).
+
+        Every keyword goes under ``data`` as it is.
+        """
+        ev = Event(
+            ts_ns=time_ns(), event=check_event_name(name), parent_span_id=self.span_id or None, data=data
+        )
+        offer_nowait(self._collectors, ev)
 
     def link_child(self, trace_id: str) -> None:
         """Record that a child trace with *trace_id* hangs off this span."""
