@@ -106,3 +106,46 @@ async def test_a_thread_running_its_own_event_loop_can_await_emits_and_flush(
     assert [e.data["i"] for e in rec.find("foreign")] == list(range(20))
     assert len(rec.find("foreign-point")) == 1
     assert rec.counts["shed"] == 0
+
+
+async def test_a_sync_span_failing_in_a_thread_ends_with_status_error_and_never_raises_its_own(
+    tmp_path: Path,
+) -> None:
+    async with recording(tmp_path) as rec:
+        ctx = asynctrace.capture()
+        raised: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                with asynctrace.attach(ctx), asynctrace.span("in-thread"):
+                    raise ValueError("boom")
+            except BaseException as exc:  # what reaches the program must be its own error
+                raised.append(exc)
+
+        t = threading.Thread(target=work)
+        t.start()
+        await anyio.to_thread.run_sync(t.join)
+    assert [type(e) for e in raised] == [ValueError]
+    (stop,) = rec.find("span.stop")
+    assert stop.status == "error"
+    assert stop.data["error_type"] == "ValueError"
+
+
+async def test_a_sync_span_failing_in_a_loop_callback_ends_with_status_error(tmp_path: Path) -> None:
+    async with recording(tmp_path) as rec:
+        done = asyncio.Event()
+        raised: list[BaseException] = []
+
+        def callback() -> None:
+            try:
+                with asynctrace.span("in-callback"):
+                    raise KeyError("k")
+            except BaseException as exc:
+                raised.append(exc)
+            done.set()
+
+        asyncio.get_running_loop().call_soon(callback)
+        await done.wait()
+    assert [type(e) for e in raised] == [KeyError]
+    (stop,) = rec.find("span.stop")
+    assert stop.status == "error"

@@ -8,7 +8,6 @@ from time import monotonic_ns, time_ns
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
-import anyio
 from msgspec.structs import replace
 
 from .._events._ids import new_span_id
@@ -40,7 +39,10 @@ def span_names(kind: str) -> tuple[str, str]:
 def status_of(exc: BaseException | None) -> str:
     if exc is None:
         return "ok"
-    if isinstance(exc, (*_CANCELLED, anyio.get_cancelled_exc_class())):
+    # Classified without asking anyio for the backend's class: that needs a
+    # running task, and a sync span may end in a thread or a loop callback.
+    # asynctrace runs on asyncio only, whose cancellation is CancelledError.
+    if isinstance(exc, _CANCELLED):
         return "cancelled"
     return "error"
 
