@@ -264,12 +264,15 @@ class Admission:
     def take(self, n: int) -> list[Event]:
         """Remove and return up to *n* events (the writer's batch)."""
         items = self.items
-        if len(items) <= n:
-            batch = list(items)
-            items.clear()
-        else:
-            popleft = items.popleft
-            batch = [popleft() for _ in range(n)]
+        # Under the lock: a thread appending between the copy and the clear
+        # would lose an event it was told was accepted.  Once per batch.
+        with self.lock:
+            if len(items) <= n:
+                batch = list(items)
+                items.clear()
+            else:
+                popleft = items.popleft
+                batch = [popleft() for _ in range(n)]
         return batch
 
     def release(self, nbytes: int) -> None:
