@@ -72,7 +72,7 @@ async def test_trace_start_carries_identity_and_metadata(tmp_path: Path) -> None
     ) as rec:
         pass
     start = rec.events[0].data
-    assert start["schema_version"] == asynctrace.SCHEMA_VERSION == 1
+    assert start["schema_version"] == asynctrace.SCHEMA_VERSION == 2
     assert start["trace_kind"] == "benchmark"
     assert start["producer"] == "tests"
     assert start["label"] == "case-1"
@@ -296,8 +296,8 @@ async def test_default_path_is_dated_under_trace_dir_with_private_mode(
     path = trace.result.path
     assert path is not None
     assert path.parent == tmp_path / "from-env"
-    assert path.name.endswith(f"_{trace.trace_id}.jsonl")
-    assert len(path.name) == len("2026-01-01_00-00-00_") + 32 + len(".jsonl")
+    assert path.name.endswith(f"_{trace.trace_id}_{trace.file_id}.jsonl")
+    assert len(path.name) == len("2026-01-01_00-00-00_") + 32 + 1 + 16 + len(".jsonl")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     async with asynctrace.collector(trace_dir=tmp_path / "a" / "b") as trace2:
         pass

@@ -22,7 +22,7 @@ from .._reading._slowest import slowest_view
 from .._reading._summaryview import summary_view
 from .._reading._timeline import timeline_view
 from .._reading._trajectory import trajectory_view
-from .._reading._tree import TraceTree, load_tree
+from .._reading._tree import TraceTree, load_tree, parent_file_id_of
 from .._reading._treeview import tree_view
 from .._reading._validate import validate
 from .._version import __version__
@@ -66,7 +66,7 @@ def newest_trace(folder: Path) -> Path:
             start = read(path).start
         except OSError:
             continue
-        if start is not None and not start.data.get("parent_trace_id"):
+        if start is not None and parent_file_id_of(start) is None:
             return path
     return candidates[0]
 

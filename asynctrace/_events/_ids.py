@@ -54,3 +54,12 @@ def check_trace_id(value: object) -> str:
         )
     assert isinstance(value, str)
     return value
+
+
+def new_file_id() -> str:
+    """64 random bits as 16 lowercase hex: the id of one trace file (schema v2)."""
+    return new_span_id()
+
+
+def is_file_id(value: object) -> bool:
+    return is_span_id(value)

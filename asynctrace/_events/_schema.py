@@ -1,4 +1,4 @@
-"""The trace file schema, version 1.
+"""The trace file schema, version 2.
 
 One JSON object per line.  Fields are declared in the order they are
 written; new fields are only ever appended, with a default, so that old
@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import msgspec
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 # Keys of an emitted mapping that are lifted to the top level of the line;
 # every other key goes under ``data``.

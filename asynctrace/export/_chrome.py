@@ -122,7 +122,7 @@ def _span_args(node: SpanNode) -> dict[str, Any]:
 
 def _trace_events(tree: TraceTree, pid: int, t0: int) -> Iterator[dict[str, Any]]:
     placed, track_names = layout(tree)
-    name = f"{tree.label} {tree.trace_id[:8]}"
+    name = f"{tree.label} {tree.short_id}"
     if tree.parent_node is not None:
         name = f"{name} (child of {_label(tree.parent_node)})"
     yield {"ph": "M", "pid": pid, "tid": 0, "name": "process_name", "args": {"name": name}}
