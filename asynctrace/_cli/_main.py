@@ -179,6 +179,13 @@ def cmd_export(args: argparse.Namespace, out: Output) -> int:
     from .._events._codec import ENCODER
     from ..export import to_chrome_trace
 
+    if args.format != "chrome":
+        from ._otlp import OtlpCliError, cmd_export_otlp
+
+        try:
+            return cmd_export_otlp(args, out)
+        except OtlpCliError as exc:
+            raise CliError(str(exc)) from None
     tree = open_tree(args.path)
     data = ENCODER.encode(to_chrome_trace(tree))
     if args.output == "-":
@@ -334,9 +341,19 @@ def build_parser() -> argparse.ArgumentParser:
     filters(p)
     p.set_defaults(func=cmd_slowest)
 
-    p = add("export", "export to another format (Chrome / Perfetto trace JSON)")
+    p = add("export", "export to another format (Chrome / Perfetto JSON, OTLP, OTLP JSON)")
     path_arg(p)
-    p.add_argument("--format", choices=["chrome"], default="chrome", help="output format")
+    p.add_argument(
+        "--format",
+        choices=["chrome", "otlp", "otlp-json"],
+        default="chrome",
+        help="output format (otlp: send to --endpoint; otlp-json: write -o; both need the otlp extra)",
+    )
+    p.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="OTLP traces URL for --format otlp (default: $OTEL_EXPORTER_OTLP_ENDPOINT)",
+    )
     p.add_argument(
         "-o",
         "--output",

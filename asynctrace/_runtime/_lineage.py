@@ -135,6 +135,8 @@ def start_links(lineage: Lineage) -> dict[str, Any]:
             data["parent_span_id"] = lineage.parent_span_id
         if lineage.parent_file_id is not None:
             data["parent_file_id"] = lineage.parent_file_id
+        if lineage.tracestate is not None:
+            data["tracestate"] = lineage.tracestate
         data["sampled"] = True
     return data
 
