@@ -105,8 +105,8 @@ def build_resource(start_data: Mapping[str, Any], *, service_name: str | None = 
     """The file's process as an OpenTelemetry resource.
 
     ``OTEL_RESOURCE_ATTRIBUTES`` and ``OTEL_SERVICE_NAME`` apply (through
-    OpenTelemetry's own ``Resource.create``); *service_name* wins over them,
-    and with none of the three the trace's producer, else ``asynctrace``.
+    OpenTelemetry's own ``Resource.create``); an explicit *service_name*
+    wins over them; with neither, the trace's producer, else ``asynctrace``.
     """
     attrs: dict[str, Any] = {"telemetry.sdk.name": "asynctrace"}
     for key, src in (
