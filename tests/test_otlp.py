@@ -246,8 +246,11 @@ async def test_a_full_queue_drops_and_counts_instead_of_waiting(tmp_path: Path) 
     assert counts.dropped + len(rx.spans()) == len(asynctrace.load_tree(path, follow_children=False).spans)
 
 
-def test_close_without_open_reports_nothing_and_bad_options_are_refused() -> None:
-    assert OTLPExporter(endpoint="http://127.0.0.1:9/v1/traces").close(1.0) == ExportCounts()
+def test_close_without_open_reports_nothing_and_misuse_is_refused() -> None:
+    exporter = OTLPExporter(endpoint="http://127.0.0.1:9/v1/traces")
+    assert exporter.close(1.0) == ExportCounts()
+    with pytest.raises(RuntimeError):
+        exporter.submit([])
     with pytest.raises(ValueError):
         OTLPExporter(protocol="carrier-pigeon")
     with pytest.raises(ValueError):

@@ -166,7 +166,7 @@ class OTLPExporter:
         """Pair the written events into spans and queue the finished ones (never blocks)."""
         assembler = self._assembler
         if assembler is None:
-            return
+            raise RuntimeError("OTLPExporter.submit() before open()")
         finished: list[SpanRecord] = []
         for ev in events:
             finished.extend(assembler.feed(ev))
