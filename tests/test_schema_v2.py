@@ -64,6 +64,16 @@ async def test_every_file_of_a_distributed_run_has_the_trace_id_and_its_own_file
     assert all(s.data["schema_version"] == asynctrace.SCHEMA_VERSION == 2 for s in starts)
     for path, start in zip(files, starts, strict=True):
         assert path.name.endswith(f"_{start.trace_id}_{start.data['file_id']}.jsonl")
+        assert asynctrace.validate(path) == []
+
+
+def test_validate_reports_a_v2_file_without_a_file_id(tmp_path: Path) -> None:
+    from _tracegen import TraceFile
+
+    trace = TraceFile(ROOT_TRACE, schema_version=2)
+    trace.close(1)
+    problems = asynctrace.validate(trace.write(tmp_path))
+    assert [p.kind for p in problems] == ["fields"] and "file_id" in problems[0].message
 
 
 async def test_load_tree_joins_v2_files_under_the_spans_that_spawned_them(tmp_path: Path) -> None:
