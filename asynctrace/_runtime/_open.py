@@ -63,8 +63,9 @@ class DisabledTrace:
     is written.  ``emit_nowait`` returns ``False`` so callers can tell.
     """
 
-    def __init__(self, trace_id: str, reason: str) -> None:
+    def __init__(self, trace_id: str, reason: str, file_id: str = "") -> None:
         self.trace_id = trace_id
+        self.file_id = file_id
         self.path: Path | None = None
         self.sink = _NullSink()
         self._reason = reason
@@ -228,7 +229,9 @@ class collector:
             raise RuntimeError("a collector() object can be entered only once")
         if not self._enabled or not self._sampled:
             disabled = DisabledTrace(
-                self._trace_id, "disabled" if not self._enabled else "not_sampled"
+                self._trace_id,
+                "disabled" if not self._enabled else "not_sampled",
+                self._lineage.file_id,
             )
             self._trace = disabled
             if not self._sampled:
