@@ -312,8 +312,8 @@ async def test_default_path_is_dated_under_trace_dir_with_private_mode(
     path = trace.result.path
     assert path is not None
     assert path.parent == tmp_path / "from-env"
-    assert path.name.endswith(f"_{trace.trace_id}.jsonl")
-    assert len(path.name) == len("2026-01-01_00-00-00_") + 32 + len(".jsonl")
+    assert path.name.endswith(f"_{trace.trace_id}_{trace.file_id}.jsonl")
+    assert len(path.name) == len("2026-01-01_00-00-00_") + 32 + 1 + 16 + len(".jsonl")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     async with asynctrace.collector(trace_dir=tmp_path / "a" / "b") as trace2:
         pass

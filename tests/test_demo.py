@@ -24,14 +24,15 @@ def test_the_demo_writes_a_parent_and_a_child_trace_and_prints_the_views(tmp_pat
     traces = {path: load_events(path) for path in files}
     for events in traces.values():
         assert_valid_trace(events)
-    parent = next(e for e in traces.values() if "parent_trace_id" not in e[0].data)
-    child = next(e for e in traces.values() if "parent_trace_id" in e[0].data)
+    parent = next(e for e in traces.values() if "parent_file_id" not in e[0].data)
+    child = next(e for e in traces.values() if "parent_file_id" in e[0].data)
+    assert child[0].trace_id == parent[0].trace_id  # one distributed trace, two files
     names = [e.event for e in parent]
     assert names.count("tool.stop") == 4  # three concurrent tools, one retried
     assert [e.status for e in parent if e.event == "tool.stop"].count("error") == 1
     assert "error" in names and "decision" in names and "checkpoint" in names
-    linked = [e.data.get("child_trace_id") for e in parent if e.event.endswith(".stop")]
-    assert child[0].trace_id in linked
+    linked = [e.data.get("child_file_id") for e in parent if e.event.endswith(".stop")]
+    assert child[0].data["file_id"] in linked
     summary = parent[-1].data["summary"]
     assert summary["llm_calls"] == 2
     assert summary["cost_usd"] is not None and summary["cost_usd"] > 0
@@ -47,7 +48,7 @@ def test_the_demo_tells_the_same_story_for_the_same_seed(tmp_path: Path) -> None
             capture_output=True,
             timeout=60,
         )
-        (main,) = [p for p in directory.glob("*.jsonl") if "parent_trace_id" not in load_events(p)[0].data]
+        (main,) = [p for p in directory.glob("*.jsonl") if "parent_file_id" not in load_events(p)[0].data]
         return sorted(
             (e.event, e.data.get("output_tokens")) for e in load_events(main) if e.event == "llm.stop"
         )

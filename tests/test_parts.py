@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from _partgen import COLLECTOR, split, write_parts
+from _partgen import COLLECTOR, file_id, split, write_parts
 from _tracegen import research_trace
 from test_cli import PACKAGE_ROOT, run
 
@@ -34,7 +34,10 @@ def rotated(tmp_path: Path) -> tuple[list[Path], Path]:
     parts_dir.mkdir()
     whole_dir = tmp_path / "whole"
     whole_dir.mkdir()
-    return write_parts(parent, parts_dir, CUTS), parent.write(whole_dir)
+    parts = write_parts(parent, parts_dir, CUTS)
+    # The unrotated copy is the same v2 file: one file id, that of the first part.
+    parent.lines[0].data.update(schema_version=2, file_id=file_id(parent.trace_id, 1))
+    return parts, parent.write(whole_dir)
 
 
 def test_any_part_finds_every_part_in_order(rotated: tuple[list[Path], Path]) -> None:

@@ -147,10 +147,12 @@ async def test_inject_writes_the_current_trace_and_span(tmp_path: Path) -> None:
     async with recording(tmp_path) as rec:
         async with asynctrace.span("call") as s:
             headers = asynctrace.inject({})
-    assert headers["traceparent"] == f"00-{rec.trace.trace_id}-{s.span_id}-01"
+    assert headers["traceparent"] == f"00-{rec.trace.trace_id}-{s.span_id}-03"
 
 
-async def test_an_in_process_child_trace_links_both_ways(tmp_path: Path) -> None:
+async def test_an_in_process_child_file_continues_the_trace_and_links_both_ways(
+    tmp_path: Path,
+) -> None:
     async with recording(tmp_path, "parent.jsonl") as parent:
         async with asynctrace.span("spawn", kind="tool") as s:
             async with recording(tmp_path, "child.jsonl", parent=asynctrace.capture()) as child:
@@ -160,16 +162,19 @@ async def test_an_in_process_child_trace_links_both_ways(tmp_path: Path) -> None
             assert asynctrace.current_span() is s
             assert asynctrace.current_trace() is parent.trace
     start = child.events[0].data
-    assert start["parent_trace_id"] == parent.trace.trace_id
+    assert child.trace.trace_id == parent.trace.trace_id  # one trace, two files
+    assert "parent_trace_id" not in start  # written only when the trace id changes
     assert start["parent_span_id"] == s.span_id
+    assert start["parent_file_id"] == parent.trace.file_id == parent.events[0].data["file_id"]
+    assert start["file_id"] == child.trace.file_id != parent.trace.file_id
     (stop,) = parent.find("tool.stop")
-    assert stop.data["child_trace_id"] == child.trace.trace_id
+    assert stop.data["child_file_id"] == child.trace.file_id
     # The child's work is in the child file only.
     assert [e.data["name"] for e in child.find("span.start")] == ["child-work"]
     assert parent.find("span.start") == []
 
 
-async def test_a_child_process_writes_a_linked_child_trace(tmp_path: Path) -> None:
+async def test_a_child_process_continues_the_trace_in_a_linked_file(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
         import asyncio, sys
@@ -179,7 +184,7 @@ async def test_a_child_process_writes_a_linked_child_trace(tmp_path: Path) -> No
             async with asynctrace.collector(sys.argv[1]) as trace:
                 async with asynctrace.span("child-work"):
                     pass
-            print(trace.trace_id)
+            print(trace.trace_id, trace.file_id)
 
         asyncio.run(main())
         """
@@ -190,14 +195,15 @@ async def test_a_child_process_writes_a_linked_child_trace(tmp_path: Path) -> No
             proc = await anyio.run_process(
                 [sys.executable, "-c", script, str(tmp_path / "child.jsonl")], env=env
             )
-    child_id = proc.stdout.decode().strip()
+    child_trace, child_file = proc.stdout.decode().split()
     child = load_events(tmp_path / "child.jsonl")
     assert_valid_trace(child)
-    assert child[0].trace_id == child_id
-    assert child[0].data["parent_trace_id"] == parent.trace.trace_id
+    assert child[0].trace_id == child_trace == parent.trace.trace_id
+    assert child[0].data["file_id"] == child_file
+    assert child[0].data["parent_file_id"] == parent.trace.file_id
     assert child[0].data["parent_span_id"] == s.span_id
     (stop,) = parent.find("tool.stop")
-    assert stop.data["child_trace_id"] == child_id
+    assert stop.data["child_file_id"] == child_file
 
 
 async def test_an_unsampled_parent_keeps_its_child_processes_unsampled(tmp_path: Path) -> None:
@@ -215,7 +221,7 @@ async def test_an_unsampled_parent_keeps_its_child_processes_unsampled(tmp_path:
     )
     async with asynctrace.collector(tmp_path / "p.jsonl", sample_ratio=0.0) as trace:
         env = asynctrace.child_environ()
-        assert env["TRACEPARENT"].endswith("-00")
+        assert int(env["TRACEPARENT"][-2:], 16) & 0x01 == 0  # sampled flag off
         proc = await anyio.run_process([sys.executable, "-c", script], env=env, cwd=tmp_path)
     assert trace.result.path is None
     assert proc.stdout.decode().strip() == "not_sampled"

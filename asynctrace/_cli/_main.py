@@ -22,7 +22,7 @@ from .._reading._slowest import slowest_view
 from .._reading._summaryview import summary_view
 from .._reading._timeline import timeline_view
 from .._reading._trajectory import trajectory_view
-from .._reading._tree import TraceTree, load_tree
+from .._reading._tree import TraceTree, load_tree, parent_file_id_of
 from .._reading._treeview import tree_view
 from .._reading._validate import validate
 from .._version import __version__
@@ -62,7 +62,7 @@ def newest_trace(folder: Path) -> Path:
             start = read(path).start
         except OSError:
             continue
-        if start is not None and not start.data.get("parent_trace_id"):
+        if start is not None and parent_file_id_of(start) is None:
             return path
     return candidates[0]
 
@@ -179,6 +179,13 @@ def cmd_export(args: argparse.Namespace, out: Output) -> int:
     from .._events._codec import ENCODER
     from ..export import to_chrome_trace
 
+    if args.format != "chrome":
+        from ._otlp import OtlpCliError, cmd_export_otlp
+
+        try:
+            return cmd_export_otlp(args, out)
+        except OtlpCliError as exc:
+            raise CliError(str(exc)) from None
     tree = open_tree(args.path)
     data = ENCODER.encode(to_chrome_trace(tree))
     if args.output == "-":
@@ -351,9 +358,19 @@ def build_parser() -> argparse.ArgumentParser:
     filters(p)
     p.set_defaults(func=cmd_slowest)
 
-    p = add("export", "export to another format (Chrome / Perfetto trace JSON)")
+    p = add("export", "export to another format (Chrome / Perfetto JSON, OTLP, OTLP JSON)")
     path_arg(p)
-    p.add_argument("--format", choices=["chrome"], default="chrome", help="output format")
+    p.add_argument(
+        "--format",
+        choices=["chrome", "otlp", "otlp-json"],
+        default="chrome",
+        help="output format (otlp: send to --endpoint; otlp-json: write -o; both need the otlp extra)",
+    )
+    p.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="OTLP traces URL for --format otlp (default: $OTEL_EXPORTER_OTLP_ENDPOINT)",
+    )
     p.add_argument(
         "-o",
         "--output",

@@ -16,12 +16,12 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from .._events._ids import new_span_id, new_trace_id
+from .._events._ids import new_file_id, new_span_id
 from .._events._mapping import point_event
 from .._events._schema import Event
 from ._span import Span, offer, offer_nowait
 from ._state import COLLECTORS, CURRENT_SPAN, UNSAMPLED
-from ._w3c import TraceParent, inject_parent
+from ._w3c import FLAG_SAMPLED, TraceParent, inject_parent
 
 if TYPE_CHECKING:
     from .._runtime._collector import Collector
@@ -29,7 +29,11 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 
-ENV_CHILD_TRACE_ID = "ASYNCTRACE_TRACE_ID"
+# What a child process's collector needs beyond TRACEPARENT to link its file
+# both ways (schema v2): its own file id, recorded by the parent span as
+# child_file_id, and the parent's file id.
+ENV_CHILD_FILE_ID = "ASYNCTRACE_FILE_ID"
+ENV_PARENT_FILE_ID = "ASYNCTRACE_PARENT_FILE_ID"
 
 
 class Context:
@@ -39,30 +43,44 @@ class Context:
     ``contextvars`` context, so capturing never keeps unrelated objects alive.
     """
 
-    __slots__ = ("collectors", "span", "unsampled_trace_id")
+    __slots__ = ("collectors", "span", "unsampled")
 
     def __init__(
         self,
         collectors: tuple[Collector, ...],
         span: Span | None,
-        unsampled_trace_id: str | None,
+        unsampled: TraceParent | None,
     ) -> None:
         self.collectors = collectors
         self.span = span
-        self.unsampled_trace_id = unsampled_trace_id
+        # The context of an enclosing trace that head sampling dropped.
+        self.unsampled = unsampled
 
     def __repr__(self) -> str:
         return f"<asynctrace.Context collectors={len(self.collectors)} span={self.span!r}>"
 
     @property
     def traceparent(self) -> TraceParent | None:
-        """The W3C ``traceparent`` for this context (``None`` outside any trace)."""
+        """The W3C context to send on (``None`` outside any trace).
+
+        The trace id and ``tracestate`` are the trace's (or those of the
+        remote parent given to ``span(parent=...)``), the parent id is the
+        current span's, and the flags byte is kept with ``sampled`` set:
+        this context is being recorded.
+        """
         if self.collectors:
-            trace_id = self.collectors[-1].trace_id
-            span_id = self.span.span_id if self.span is not None else new_span_id()
-            return TraceParent(trace_id, span_id, True)
-        if self.unsampled_trace_id is not None:
-            return TraceParent(self.unsampled_trace_id, new_span_id(), False)
+            span = self.span
+            remote = span.remote if span is not None else None
+            span_id = span.span_id if span is not None else new_span_id()
+            if remote is not None:
+                return TraceParent(
+                    remote.trace_id, span_id, remote.flags | FLAG_SAMPLED, remote.tracestate
+                )
+            c = self.collectors[-1]
+            return TraceParent(c.trace_id, span_id, c.trace_flags | FLAG_SAMPLED, c.tracestate)
+        if self.unsampled is not None:
+            u = self.unsampled
+            return TraceParent(u.trace_id, new_span_id(), u.flags & ~FLAG_SAMPLED, u.tracestate)
         return None
 
 
@@ -119,7 +137,7 @@ def attach(ctx: Context) -> AttachToken:
     token = AttachToken(ctx, (COLLECTORS.get(), CURRENT_SPAN.get(), UNSAMPLED.get()), _ATTACHED.get())
     COLLECTORS.set(ctx.collectors)
     CURRENT_SPAN.set(ctx.span)
-    UNSAMPLED.set(ctx.unsampled_trace_id)
+    UNSAMPLED.set(ctx.unsampled)
     _ATTACHED.set(token)
     return token
 
@@ -170,24 +188,31 @@ def current_trace() -> Collector | None:
 
 
 def child_environ(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Environment for a child process whose collector becomes a linked child trace.
+    """Environment for a child process whose collector continues this trace.
 
     Returns a copy of *env* (default ``os.environ``) with ``TRACEPARENT``
-    (this trace and current span) and ``ASYNCTRACE_TRACE_ID`` (the id the
-    child trace will use).  The current span records that id as
-    ``child_trace_id``, so the link exists in both files.
+    (this trace and the current span; ``TRACESTATE`` too when there is one)
+    and, for a recorded trace, ``ASYNCTRACE_FILE_ID`` (the file id the
+    child's file will have) and ``ASYNCTRACE_PARENT_FILE_ID`` (this file's).
+    The current span records the child's file id as ``child_file_id``, so
+    the link exists in both files.
     """
     out = dict(os.environ if env is None else env)
     ctx = capture()
     tp = ctx.traceparent
+    for key in ("TRACEPARENT", "TRACESTATE", ENV_CHILD_FILE_ID, ENV_PARENT_FILE_ID):
+        out.pop(key, None)
     if tp is None:
         return out
     out["TRACEPARENT"] = tp.header()
-    if tp.sampled:
-        child_id = new_trace_id()
-        out[ENV_CHILD_TRACE_ID] = child_id
+    if tp.tracestate:
+        out["TRACESTATE"] = tp.tracestate
+    if ctx.collectors:
+        child_file = new_file_id()
+        out[ENV_CHILD_FILE_ID] = child_file
+        out[ENV_PARENT_FILE_ID] = ctx.collectors[-1].file_id
         if ctx.span is not None:
-            ctx.span.link_child(child_id)
+            ctx.span.link_child(child_file)
     return out
 
 

@@ -6,7 +6,7 @@ import asyncio
 import re
 from time import monotonic_ns, time_ns
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Protocol, Self, runtime_checkable
 
 from msgspec.structs import replace
 
@@ -14,6 +14,7 @@ from .._events._ids import new_span_id
 from .._events._mapping import check_event_name
 from .._events._schema import Event
 from ._state import COLLECTORS, CURRENT_SPAN
+from ._w3c import TraceParent, as_traceparent
 
 if TYPE_CHECKING:
     from .._runtime._collector import Collector
@@ -87,6 +88,7 @@ class Span:
         "_attrs",
         "_children",
         "_collectors",
+        "_given_parent",
         "_names",
         "_parent",
         "_start_mono",
@@ -95,6 +97,7 @@ class Span:
         "kind",
         "name",
         "parent_span_id",
+        "remote",
         "span_id",
         "start_ts_ns",
     )
@@ -114,6 +117,9 @@ class Span:
         self._attrs = attrs
         self._children: list[str] | None = None
         self._parent: Span | None = None
+        self._given_parent: tuple[Span | None, TraceParent | None] | None = None
+        # The remote W3C parent this span (or an ancestor) continues, if any.
+        self.remote: TraceParent | None = None
         self._stopped = False
         self.span_id = ""
         self.parent_span_id: str | None = None
@@ -126,11 +132,16 @@ class Span:
     # --------------------------------------------------------------- start / stop
 
     def _begin(self) -> Event:
-        parent = CURRENT_SPAN.get()
-        if parent is not None and parent._stopped:
-            parent = parent._open_ancestor()
+        given = self._given_parent
+        if given is None:
+            parent = CURRENT_SPAN.get()
+            if parent is not None and parent._stopped:
+                parent = parent._open_ancestor()
+            self.remote = None if parent is None else parent.remote
+            self.parent_span_id = None if parent is None else parent.span_id
+        else:
+            parent = self._start_under(given)
         self._parent = parent
-        self.parent_span_id = None if parent is None else parent.span_id
         self.span_id = new_span_id()
         self.start_ts_ns = ts = time_ns()
         self._start_mono = monotonic_ns()
@@ -173,10 +184,28 @@ class Span:
             except Exception:  # an exception whose __str__ fails must not break the span
                 data["error_message"] = f"<unprintable {type(exc).__qualname__}>"
         if self._children:
-            data["child_trace_id"] = self._children[0]
+            data["child_file_id"] = self._children[0]
             if len(self._children) > 1:
-                data["child_trace_ids"] = list(self._children)
+                data["child_file_ids"] = list(self._children)
         return self._stop_event(status, data)
+
+    def _start_under(self, given: tuple[Span | None, TraceParent | None]) -> Span | None:
+        """Parent this span as ``span(..., parent=...)`` asked: a local span or a remote one."""
+        self._given_parent = None
+        local, remote = given
+        if local is not None:
+            self.remote = local.remote
+            self.parent_span_id = local.span_id
+        elif remote is not None:
+            self.remote = remote
+            self.parent_span_id = remote.span_id
+            # The caller's trace may differ from this file's: readers and
+            # exporters put this span's subtree into that trace.
+            self._attrs = {**self._attrs, "parent_trace_id": remote.trace_id}
+        else:
+            self.remote = None
+            self.parent_span_id = None
+        return local
 
     def _stop_event(self, status: str, data: dict[str, Any]) -> Event:
         # Two clock reads, on purpose: start + monotonic duration would order
@@ -284,11 +313,11 @@ class Span:
         )
         offer_nowait(self._collectors, ev)
 
-    def link_child(self, trace_id: str) -> None:
-        """Record that a child trace with *trace_id* hangs off this span."""
+    def link_child(self, file_id: str) -> None:
+        """Record that the trace file *file_id* (a child's) hangs off this span."""
         if self._children is None:
             self._children = []
-        self._children.append(trace_id)
+        self._children.append(file_id)
 
     @property
     def is_recording(self) -> bool:
@@ -324,28 +353,60 @@ class NoopSpan:
     def event(self, name: str, **data: Any) -> None:
         return None
 
-    def link_child(self, trace_id: str) -> None:
+    remote: TraceParent | None = None
+
+    def link_child(self, file_id: str) -> None:
         return None
 
 
 NOOP_SPAN: Final = NoopSpan()
 
 
-def span(name: str, *, kind: str = "span", **attrs: Any) -> Span | NoopSpan:
+@runtime_checkable
+class _Captured(Protocol):
+    """What ``asynctrace.capture()`` returns, as far as a span's parent goes."""
+
+    @property
+    def span(self) -> Span | None: ...
+
+
+def resolve_span_parent(parent: object) -> tuple[Span | None, TraceParent | None]:
+    """``span(parent=...)``: a local span, or a remote W3C parent (loud on misuse)."""
+    if isinstance(parent, Span):
+        return parent, None
+    if isinstance(parent, (str, TraceParent)):
+        return None, as_traceparent(parent)
+    if isinstance(parent, _Captured):
+        return parent.span, None
+    raise TypeError(
+        "parent must be a traceparent string, a TraceParent, a Span or asynctrace.capture(), "
+        f"got {type(parent).__name__}"
+    )
+
+
+def span(name: str, *, kind: str = "span", parent: object = None, **attrs: Any) -> Span | NoopSpan:
     """Open a span: ``async with asynctrace.span("search", kind="tool", q=q) as s:``.
 
     Works as ``async with`` in async code and ``with`` in sync code.  With no
     active collector it returns a shared no-op span and costs a ContextVar
     read.  *attrs* go into the start event; ``s.set(...)`` adds to the stop.
+
+    *parent* overrides the current span as this span's parent: a
+    ``traceparent`` string or ``TraceParent`` (a remote caller: a server
+    handling many requests in one collector parents each request's span to
+    its caller), a ``Span``, or what ``capture()`` returned.
     """
     collectors = COLLECTORS.get()
     if kind not in _NAMES:
         span_names(kind)
+    given = None if parent is None else resolve_span_parent(parent)
     if not collectors:
         return NOOP_SPAN
     if type(name) is not str:
         raise TypeError(f"span name must be a str, got {type(name).__name__}")
-    return Span(name, kind, attrs, collectors)
+    s = Span(name, kind, attrs, collectors)
+    s._given_parent = given
+    return s
 
 
 def current_span() -> Span | None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .._runtime._collector import Collector
     from ._span import Span
+    from ._w3c import TraceParent
 
 COLLECTORS: ContextVar[tuple[Collector, ...]] = ContextVar("asynctrace.collectors", default=())
 CURRENT_SPAN: ContextVar[Span | None] = ContextVar("asynctrace.span", default=None)
@@ -33,6 +34,7 @@ def pop_collector(collector: Collector) -> None:
     if collector in stack:
         COLLECTORS.set(tuple(c for c in stack if c is not collector))
 
-# The trace id of an enclosing trace that head sampling dropped: nothing is
-# recorded under it, but capture() still tells child traces "not sampled".
-UNSAMPLED: ContextVar[str | None] = ContextVar("asynctrace.unsampled", default=None)
+# The context of an enclosing trace that head sampling dropped: nothing is
+# recorded under it, but capture() and inject() still send its trace id,
+# flags (sampled off) and tracestate on.
+UNSAMPLED: ContextVar[TraceParent | None] = ContextVar("asynctrace.unsampled", default=None)

@@ -95,7 +95,7 @@ def _ending(ev: Event, data: dict[str, Any]) -> list[Line]:
     err = error_text(data) if ev.status == "error" else None
     if err:
         parts.append([(err, "error")])
-    child = data.get("child_trace_id")
+    child = data.get("child_file_id", data.get("child_trace_id"))
     if isinstance(child, str):
         parts.append([("→ child trace ", "dim"), (child[:8], "name")])
     return parts
@@ -107,7 +107,15 @@ def _attrs(data: dict[str, Any], skip: frozenset[str]) -> Line:
 
 
 _SPAN_SKIP: Final = frozenset(
-    {"name", "error_type", "error_message", "child_trace_id", "agent_config"}
+    {
+        "name",
+        "error_type",
+        "error_message",
+        "child_trace_id",
+        "child_file_id",
+        "child_file_ids",
+        "agent_config",
+    }
 )
 
 
@@ -206,7 +214,7 @@ def _trace_start(ev: Event) -> Line:
     query = data.get("query")
     if query:
         parts.append([(F.quoted(query, PREVIEW_CHARS), "dim")])
-    parent = _str(data, "parent_trace_id")
+    parent = _str(data, "parent_file_id") or _str(data, "parent_trace_id")
     if parent:
         parts.append([("child of ", "dim"), (parent[:8], "name")])
     part = data.get("part")

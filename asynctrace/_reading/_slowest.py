@@ -39,6 +39,7 @@ def _item(node: SpanNode, t0: int) -> dict[str, Any]:
     return {
         "span_id": node.span_id,
         "trace_id": node.trace_id,
+        "file_id": node.file_id,
         "kind": node.kind,
         "name": node.name,
         "offset_ns": node.start_ts_ns - t0,
@@ -68,8 +69,8 @@ def slowest_view(
             line.append(status_segment(node.status))
             line.append((f"  {F.offset_cell(node.start_ts_ns - t0)}", "dim"))
             line.append((f" {node.key}", "dim"))
-            if node.trace_id != whole.trace_id:
-                line.append((f" (child trace {node.trace_id[:8]})", "dim"))
+            if node.file_id != whole.file_id:
+                line.append((f" (child trace {node.file_id[:8]})", "dim"))
             yield line
 
     return View(lines, lambda: [_item(node, t0) for node in nodes], is_list=True)

@@ -13,6 +13,7 @@ from . import _format as F
 from ._detail import StartMemory, error_text
 from ._models import ModelTotals, model_lines
 from ._reader import COLLECTOR_LINES, TraceReader, read
+from ._tree import child_file_ids
 from ._view import Line, View
 
 MAX_ERRORS_SHOWN: Final = 10
@@ -62,12 +63,7 @@ def summary_data(source: str | os.PathLike[str] | TraceReader) -> dict[str, Any]
             if ev.span_id is not None:
                 ev = memory.fill(ev)
             if phase == "stop":
-                child = ev.data.get("child_trace_id")
-                if isinstance(child, str):
-                    children.append(child)
-                more = ev.data.get("child_trace_ids")
-                if isinstance(more, list):
-                    children.extend(c for c in more if isinstance(c, str) and c not in children)
+                children.extend(c for c in child_file_ids(ev.data) if c not in children)
             failed = ev.status == "error" and phase in ("stop", "call")
             if (kind == "tool" or kind == "llm") and phase in ("stop", "call"):
                 label = ev.data.get("name" if kind == "tool" else "model")

@@ -85,6 +85,7 @@ def _step(tree: TraceTree, turn: SpanNode | None, t0: int) -> dict[str, Any]:
             "status": turn.status,
         }
     head["trace_id"] = tree.trace_id
+    head["file_id"] = tree.file_id
     head["trace"] = tree.label
     head["actions"] = [_action(n, t0) for n in llms]
     head["observations"] = [_observation(n, t0) for n in tools]
@@ -103,7 +104,7 @@ def trajectory_data(tree: TraceTree) -> list[dict[str, Any]]:
     return steps
 
 
-def trajectory_lines(steps: list[dict[str, Any]], root_trace_id: str) -> Iterator[Line]:
+def trajectory_lines(steps: list[dict[str, Any]], root_file_id: str) -> Iterator[Line]:
     for i, step in enumerate(steps):
         if i:
             yield []
@@ -117,8 +118,8 @@ def trajectory_lines(steps: list[dict[str, Any]], root_trace_id: str) -> Iterato
                 head.append((f" {step['name']}", "name"))
             head += [(" ", ""), (F.duration(step["duration_ns"]), "num"), (" ", "")]
             head.append(status_segment(step["status"]))
-        if step["trace_id"] != root_trace_id:
-            head.append((f"  in child trace {step['trace']} {step['trace_id'][:8]}", "dim"))
+        if step["file_id"] != root_file_id:
+            head.append((f"  in child trace {step['trace']} {step['file_id'][:8]}", "dim"))
         yield head
         if not step["actions"] and not step["observations"]:
             yield [("    (no llm or tool calls)", "dim")]
@@ -154,4 +155,4 @@ def trajectory_view(source: str | os.PathLike[str] | TraceTree) -> View:
     child traces follow the parent's; a trace without turns is one step."""
     whole = source if isinstance(source, TraceTree) else load_tree(source)
     steps = trajectory_data(whole)
-    return View(lambda: trajectory_lines(steps, whole.trace_id), lambda: steps, is_list=True)
+    return View(lambda: trajectory_lines(steps, whole.file_id), lambda: steps, is_list=True)

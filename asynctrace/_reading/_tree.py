@@ -1,5 +1,10 @@
 """Span trees: start/stop pairs joined by span_id, nested by parent_span_id,
-and child trace files joined in under the span that spawned them."""
+and child trace files joined in under the span that spawned them.
+
+Files are joined by their links: schema v2 ``file_id`` / ``parent_file_id``
+/ ``child_file_id(s)``; version 1 files by ``trace_id`` /
+``parent_trace_id`` / ``child_trace_id(s)`` (each v1 file was its own trace).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._events._ids import is_trace_id
+from .._events._ids import is_file_id, is_trace_id
 from .._events._schema import AGENT_CONFIG, EVENT_OMITTED, TRACE_START, TRACE_STOP, Event
 from . import _problems as P
 from ._open import looks_like_trace_name
@@ -39,6 +44,8 @@ class SpanNode:
     """The start attributes, updated with the stop attributes."""
     parent_span_id: str | None = None
     agent_id: str | None = None
+    file_id: str = ""
+    """The id of the file this span was read from (see ``TraceTree.file_id``)."""
     started: bool = False
     """The ``*.start`` line was read (False for a stop without its start)."""
     stop_ts_ns: int | None = None
@@ -65,16 +72,9 @@ class SpanNode:
         return None if self.duration_ns is None else self.start_ts_ns + self.duration_ns
 
     @property
-    def child_trace_ids(self) -> list[str]:
-        """Child traces linked to this span (``child_trace_id``, ``child_trace_ids``)."""
-        ids: list[str] = []
-        first = self.data.get("child_trace_id")
-        if isinstance(first, str):
-            ids.append(first)
-        more = self.data.get("child_trace_ids")
-        if isinstance(more, list):
-            ids.extend(v for v in more if isinstance(v, str) and v not in ids)
-        return ids
+    def child_file_ids(self) -> list[str]:
+        """Child files linked to this span: v2 ``child_file_id(s)``, v1 ``child_trace_id(s)``."""
+        return child_file_ids(self.data)
 
     def walk(self, *, into_child_traces: bool = False) -> Iterator[SpanNode]:
         """This span and its descendants, depth first, children in start order."""
@@ -88,6 +88,19 @@ class SpanNode:
                     more.extend(sub.roots)
                 more.sort(key=_start_key)
             stack.extend(reversed(more))
+
+
+def child_file_ids(data: dict[str, Any]) -> list[str]:
+    """The child files a span's stop data links to, v2 keys then v1 keys, without repeats."""
+    ids: list[str] = []
+    for one, many in (("child_file_id", "child_file_ids"), ("child_trace_id", "child_trace_ids")):
+        first = data.get(one)
+        if isinstance(first, str) and first not in ids:
+            ids.append(first)
+        more = data.get(many)
+        if isinstance(more, list):
+            ids.extend(v for v in more if isinstance(v, str) and v not in ids)
+    return ids
 
 
 def _start_key(node: SpanNode) -> tuple[int, int]:
@@ -118,10 +131,32 @@ class TraceTree:
     children: list[TraceTree] = field(default_factory=list)
     """Child traces joined into this one (also reachable from their spans)."""
     parent_node: SpanNode | None = field(default=None, repr=False)
+    parts: list[Path] = field(default_factory=list)
+    """The files this trace was read from, in part order (one unless it was rotated)."""
+    part_file_ids: list[str] = field(default_factory=list)
+    """The file id of each part read, in order (the first is :attr:`file_id`)."""
 
     @property
     def trace_id(self) -> str:
         return self.start.trace_id if self.start is not None else ""
+
+    @property
+    def file_id(self) -> str:
+        """This file's id: ``file_id`` in a v2 ``trace.start``, the trace id of a v1 file."""
+        return file_id_of(self.start)
+
+    @property
+    def short_id(self) -> str:
+        """For headings: the trace id's first 8 characters, then (v2) the file id's."""
+        fid = self.file_id
+        if fid == self.trace_id:
+            return self.trace_id[:8]
+        return f"{self.trace_id[:8]}/{fid[:8]}"
+
+    @property
+    def parent_file_id(self) -> str | None:
+        """The file this one hangs off, if its ``trace.start`` names one."""
+        return parent_file_id_of(self.start)
 
     @property
     def t0_ns(self) -> int:
@@ -135,7 +170,7 @@ class TraceTree:
             value = data.get(key)
             if isinstance(value, str) and value:
                 return value
-        return self.trace_id[:8] or self.path.name
+        return self.file_id[:8] or self.path.name
 
     @property
     def open_spans(self) -> list[SpanNode]:
@@ -179,9 +214,32 @@ class TraceTree:
         return matches[0]
 
 
+def file_id_of(start: Event | None) -> str:
+    """The id that links to a file: v2 ``file_id``, else (v1) its trace id."""
+    if start is None:
+        return ""
+    fid = start.data.get("file_id")
+    return fid if isinstance(fid, str) else start.trace_id
+
+
+def parent_file_id_of(start: Event | None) -> str | None:
+    """The parent file named by a ``trace.start``: v2 ``parent_file_id``, v1 ``parent_trace_id``."""
+    if start is None:
+        return None
+    key = "parent_file_id" if "file_id" in start.data else "parent_trace_id"
+    value = start.data.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _is_link_id(value: str) -> bool:
+    return is_file_id(value) or is_trace_id(value)
+
+
 class _Builder:
     def __init__(self, reader: TraceReader) -> None:
         self.reader = reader
+        self.file_id = ""
+        self.file_ids: list[str] = []
         self.spans: dict[str, SpanNode] = {}
         self.events_by_parent: dict[str, list[Event]] = {}
         self.loose: list[Event] = []
@@ -198,6 +256,7 @@ class _Builder:
                 kind=kind,
                 name="",
                 trace_id=ev.trace_id,
+                file_id=self.file_id,
                 start_ts_ns=ev.ts_ns,
                 duration_ns=None,
                 status=None,
@@ -210,6 +269,10 @@ class _Builder:
     def add(self, ev: Event) -> None:
         name = ev.event
         if name in (TRACE_START, TRACE_STOP):
+            if name == TRACE_START:
+                self.file_id = file_id_of(ev)
+                if self.file_id not in self.file_ids:
+                    self.file_ids.append(self.file_id)
             return
         if name == AGENT_CONFIG:
             if ev.agent_id is not None:
@@ -320,6 +383,8 @@ class _Builder:
             first_ts_ns=self.first_ts_ns,
             last_ts_ns=self.last_ts_ns,
             configs=self.configs,
+            parts=list(reader.parts),
+            part_file_ids=list(self.file_ids),
         )
 
     def _cut_cycles(self, roots: list[SpanNode], problems: list[Problem]) -> None:
@@ -370,7 +435,7 @@ def build_tree(source: str | os.PathLike[str] | TraceReader) -> TraceTree:
 
 
 class _Directory:
-    """trace_id → file, for the trace files of one directory (headers only)."""
+    """file id → file, for the trace files of one directory (headers only)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -386,51 +451,58 @@ class _Directory:
                 entries = []
             for path in entries:
                 try:
-                    start = read(path).start
+                    start = read(path, parts=False).start
                 except OSError:
                     continue
-                if start is None:
+                if start is None or start.data.get("prev_file_id"):
+                    # A continuation part is read through its first part.
                     continue
-                self._by_id.setdefault(start.trace_id, []).append(path)
-                parent = start.data.get("parent_trace_id")
-                if isinstance(parent, str):
+                self._by_id.setdefault(file_id_of(start), []).append(path)
+                parent = parent_file_id_of(start)
+                if parent is not None:
                     self._by_parent.setdefault(parent, []).append(path)
         return self._by_id
 
-    def find(self, trace_id: str) -> Path | None:
-        # The writer names files ``{timestamp}_{trace_id}.jsonl``: try that
-        # before reading every header in the directory.
-        for path in sorted(self.folder.glob(f"*{trace_id}.jsonl*")):
+    def find(self, file_id: str) -> Path | None:
+        # The writer names files ``{timestamp}_{trace_id}_{file_id}.jsonl``
+        # (v1: ``{timestamp}_{trace_id}.jsonl``): try that before reading
+        # every header in the directory.
+        for path in sorted(self.folder.glob(f"*_{file_id}.jsonl*")):
             if looks_like_trace_name(path):
                 try:
-                    start = read(path).start
+                    start = read(path, parts=False).start
                 except OSError:
                     continue
-                if start is not None and start.trace_id == trace_id:
+                if start is not None and file_id_of(start) == file_id:
                     return path
-        paths = self._index().get(trace_id)
+        paths = self._index().get(file_id)
         return paths[0] if paths else None
 
-    def children_of(self, trace_id: str) -> list[Path]:
+    def children_of(self, file_ids: list[str]) -> list[Path]:
+        """Files naming any of *file_ids* (a trace's parts) as their parent file."""
         self._index()
-        return self._by_parent.get(trace_id, [])
+        out: list[Path] = []
+        for fid in file_ids:
+            out.extend(p for p in self._by_parent.get(fid, []) if p not in out)
+        return out
 
 
 def load_tree(path: str | os.PathLike[str], *, follow_children: bool = True) -> TraceTree:
     """The span tree of a trace file with its child traces joined in.
 
-    A span whose stop carries ``child_trace_id`` gets that trace's tree in
-    ``node.child_traces``.  Children are looked up by trace_id among the
-    trace files of the same directory; a child trace whose ``trace.start``
-    names this trace as its parent is joined even if the link on the parent
-    side is missing (the parent may have crashed before its span stopped).
+    A span whose stop carries ``child_file_id`` (v1: ``child_trace_id``)
+    gets that file's tree in ``node.child_traces``.  Children are looked up
+    by file id among the trace files of the same directory; a child file
+    whose ``trace.start`` names this file as its parent is joined even if
+    the link on the parent side is missing (the parent may have crashed
+    before its span stopped).
     Missing children and cycles are reported in the trees' ``problems``.
     """
     root = build_tree(path)
     if follow_children and root.start is not None:
         folder = _Directory(root.path.parent)
-        loaded = {root.trace_id: root.path.resolve()}
-        _join_children(root, folder, loaded, ancestors=(root.trace_id,))
+        loaded = {fid: root.path.resolve() for fid in root.part_file_ids or [root.file_id]}
+        _join_children(root, folder, loaded, ancestors=tuple(loaded))
     return root
 
 
@@ -442,32 +514,31 @@ def _join_children(
 ) -> None:
     linked: list[tuple[SpanNode | None, str]] = []
     for node in tree.walk():
-        linked.extend((node, child_id) for child_id in node.child_trace_ids)
-    for path in folder.children_of(tree.trace_id):
+        linked.extend((node, child_id) for child_id in node.child_file_ids)
+    for path in folder.children_of(tree.part_file_ids or [tree.file_id]):
         try:
-            start = read(path).start
+            start = read(path, parts=False).start
         except OSError:
             continue
-        if (
-            start is None
-            or start.trace_id in loaded
-            or any(cid == start.trace_id for _, cid in linked)
-        ):
+        if start is None:
+            continue
+        child_key = file_id_of(start)
+        if child_key in loaded or any(cid == child_key for _, cid in linked):
             continue
         parent_span = start.data.get("parent_span_id")
         owner = tree.spans.get(parent_span) if isinstance(parent_span, str) else None
-        linked.append((owner, start.trace_id))
+        linked.append((owner, child_key))
 
     for owner, child_id in linked:
         where = f"span {owner.key}" if owner is not None else "this trace"
-        if not is_trace_id(child_id):
+        if not _is_link_id(child_id):
             tree.problems.append(
-                Problem(0, P.BAD_CHILD, f"{where} links to a malformed trace id {child_id!r}")
+                Problem(0, P.BAD_CHILD, f"{where} links to a malformed file id {child_id!r}")
             )
             continue
         if child_id in ancestors:
             tree.problems.append(
-                Problem(0, P.TRACE_CYCLE, f"{where} links back to trace {child_id}; not followed")
+                Problem(0, P.TRACE_CYCLE, f"{where} links back to file {child_id}; not followed")
             )
             continue
         if child_id in loaded:
@@ -475,7 +546,7 @@ def _join_children(
                 Problem(
                     0,
                     P.TRACE_CYCLE,
-                    f"{where} links to trace {child_id}, already joined elsewhere; not followed",
+                    f"{where} links to file {child_id}, already joined elsewhere; not followed",
                 )
             )
             continue
@@ -485,7 +556,7 @@ def _join_children(
                 Problem(
                     0,
                     P.MISSING_CHILD,
-                    f"{where} links to child trace {child_id}, not found in {folder.folder}",
+                    f"{where} links to child file {child_id}, not found in {folder.folder}",
                 )
             )
             continue
@@ -493,17 +564,18 @@ def _join_children(
             child = build_tree(child_path)
         except OSError as exc:
             tree.problems.append(
-                Problem(0, P.BAD_CHILD, f"child trace {child_id} unreadable: {exc}")
+                Problem(0, P.BAD_CHILD, f"child file {child_id} unreadable: {exc}")
             )
             continue
-        loaded[child_id] = child_path
-        back = child.start.data.get("parent_trace_id") if child.start is not None else None
-        if back != tree.trace_id:
+        for fid in child.part_file_ids or [child_id]:
+            loaded[fid] = child_path
+        back = child.parent_file_id
+        if back not in (tree.part_file_ids or [tree.file_id]):
             tree.problems.append(
                 Problem(
                     0,
                     P.BAD_CHILD,
-                    f"child trace {child_id} names {back!r} as its parent, not this trace",
+                    f"child file {child_id} names {back!r} as its parent, not this file",
                 )
             )
         child.parent_node = owner
@@ -511,7 +583,7 @@ def _join_children(
         tree.children.append(child)
         if owner is not None:
             owner.child_traces.append(child)
-        _join_children(child, folder, loaded, (*ancestors, child_id))
+        _join_children(child, folder, loaded, (*ancestors, *(child.part_file_ids or [child_id])))
 
 
 def _drop_shared_spans(tree: TraceTree, child: TraceTree) -> None:

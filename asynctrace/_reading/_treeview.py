@@ -190,7 +190,7 @@ class _Renderer:
 
 
 def trace_heading(tree: TraceTree) -> Line:
-    line: Line = [("trace ", "kind"), (tree.label, "name"), (f" {tree.trace_id[:8]}", "dim")]
+    line: Line = [("trace ", "kind"), (tree.label, "name"), (f" {tree.short_id}", "dim")]
     stop = tree.stop
     if stop is not None:
         line += [(" ", ""), (F.duration(stop.duration_ns), "num"), (" ", "")]
@@ -202,7 +202,7 @@ def trace_heading(tree: TraceTree) -> Line:
 
 def _problem_lines(tree: TraceTree) -> Iterator[Line]:
     for owner, problem in tree.all_problems():
-        where = "" if owner is tree else f"{owner.label} {owner.trace_id[:8]}: "
+        where = "" if owner is tree else f"{owner.label} {owner.short_id}: "
         yield [("! ", "warn"), (where + str(problem), "warn")]
 
 
@@ -251,6 +251,7 @@ def tree_data(
     stop = tree.stop
     return {
         "trace_id": tree.trace_id,
+        "file_id": tree.file_id,
         "label": tree.label,
         "path": str(tree.path),
         "offset_ns": tree.t0_ns - t0,

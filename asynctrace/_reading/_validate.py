@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .._agent._summary import SummaryBuilder
-from .._events._ids import is_span_id, is_trace_id
+from .._events._ids import is_file_id, is_span_id, is_trace_id
 from .._events._schema import (
     AGENT_CONFIG,
     EVENT_OMITTED,
@@ -32,6 +32,9 @@ FIELDS: Final = "fields"
 ORDER: Final = "order"
 COUNTS: Final = "counts"
 SUMMARY: Final = "summary"
+
+# Version 1 files (one trace per file, linked by trace ids) stay readable.
+READABLE_VERSIONS: Final = frozenset({1, SCHEMA_VERSION})
 
 
 class _Findings:
@@ -98,10 +101,10 @@ def validate(source: str | os.PathLike[str] | TraceReader) -> list[Problem]:
             if line != 1:
                 out.add(line, ORDER, "a second trace.start")
             version = ev.data.get("schema_version")
-            if version not in range(1, SCHEMA_VERSION + 1):
-                out.add(
-                    line, FIELDS, f"schema_version {version!r}, this reader knows 1..{SCHEMA_VERSION}"
-                )
+            if version not in READABLE_VERSIONS:
+                out.add(line, FIELDS, f"schema_version {version!r}, this reader knows 1 and 2")
+            elif version >= 2 and not is_file_id(ev.data.get("file_id")):
+                out.add(line, FIELDS, f"trace.start file_id {ev.data.get('file_id')!r}")
         elif name == TRACE_STOP:
             stop_line = line
             stop_data = ev.data

@@ -94,9 +94,17 @@ class Collector:
         parent_span_id: str | None,
         exporters: Sequence[Exporter],
         summary: Summary,
+        file_id: str = "",
+        trace_flags: int = 0x01,
+        tracestate: str | None = None,
     ) -> None:
         self.path = path
         self.trace_id = trace_id
+        # Schema v2: this file's own id, and the W3C flags and tracestate
+        # that inject() sends on for this trace.
+        self.file_id = file_id
+        self.trace_flags = trace_flags
+        self.tracestate = tracestate
         self.sink = Sink(self)
         self.parent_span_id = parent_span_id
         self._start_data = start_data

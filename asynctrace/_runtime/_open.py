@@ -14,9 +14,7 @@ import anyio
 
 from .._agent._summary import SummaryBuilder
 from .._context import _state
-from .._context._propagation import ENV_CHILD_TRACE_ID, Context
-from .._context._w3c import TraceParent, parse_traceparent
-from .._events._ids import check_trace_id, is_trace_id, new_trace_id
+from .._context._w3c import FLAG_SAMPLED
 from .._events._schema import TRACE_START, Counts, Event
 from .._processing._filters import KindFilter
 from .._processing._pipeline import Pipeline, Processor
@@ -24,12 +22,17 @@ from .._processing._redact import Redactor
 from .._processing._sanitize import Sanitizer
 from ._collector import Collector, build_start_data
 from ._exporter import Exporter, check_exporters
+from ._lineage import (
+    default_file_name,
+    link_to_parent_span,
+    resolve_lineage,
+    start_links,
+)
 from ._sink import Sink
 from ._stats import Stats, TraceResult
 
 ENV_ENABLED: Final = "ASYNCTRACE"
 ENV_DIR: Final = "ASYNCTRACE_DIR"
-ENV_TRACEPARENT: Final = "TRACEPARENT"
 _FALSE: Final = frozenset({"0", "false", "no", "off", ""})
 
 
@@ -42,25 +45,6 @@ def _positive_int(name: str, value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return value
-
-
-def _resolve_parent(parent: Any) -> tuple[TraceParent | None, Context | None]:
-    """The remote parent, and the in-process context to link back to if any."""
-    if parent is None:
-        env = os.environ.get(ENV_TRACEPARENT)
-        return (parse_traceparent(env) if env else None), None
-    if isinstance(parent, TraceParent):
-        return parent, None
-    if isinstance(parent, str):
-        parsed = parse_traceparent(parent)
-        if parsed is None:
-            raise ValueError(f"parent is not a valid W3C traceparent: {parent!r}")
-        return parsed, None
-    if isinstance(parent, Context):
-        return parent.traceparent, parent
-    raise TypeError(
-        f"parent must be a traceparent string, a TraceParent or asynctrace.capture(), got {parent!r}"
-    )
 
 
 def sampled_by_ratio(trace_id: str, ratio: float) -> bool:
@@ -81,8 +65,9 @@ class DisabledTrace:
     is written.  ``emit_nowait`` returns ``False`` so callers can tell.
     """
 
-    def __init__(self, trace_id: str, reason: str) -> None:
+    def __init__(self, trace_id: str, reason: str, file_id: str = "") -> None:
         self.trace_id = trace_id
+        self.file_id = file_id
         self.path: Path | None = None
         self.sink = _NullSink()
         self._reason = reason
@@ -125,9 +110,11 @@ class collector:
     See docs/shutdown.md for every exit path.
 
     Args:
-        path: the trace file.  Default: ``{trace_dir}/{YYYY-MM-DD_HH-MM-SS}_{trace_id}.jsonl``.
+        path: the trace file.  Default:
+            ``{trace_dir}/{YYYY-MM-DD_HH-MM-SS}_{trace_id}_{file_id}.jsonl``.
         trace_dir: default directory; else ``$ASYNCTRACE_DIR``, else ``./traces``.
-        trace_id: 32 lowercase hex characters; random by default.
+        trace_id: 32 lowercase hex characters; by default the parent's (a
+            continued trace) or random.  Giving one restarts the trace.
         trace_kind, producer, label, model, query, meta: written in ``trace.start``.
         max_mailbox_len: mailbox bound; ``emit_nowait`` sheds beyond it, ``emit`` waits.
         max_mailbox_bytes: the same bound in (estimated) bytes, default 64 MiB.
@@ -135,7 +122,8 @@ class collector:
         enabled: ``False`` disables; ``None`` follows ``$ASYNCTRACE`` (off for 0/false/no/off).
         sample_ratio: head sampling, decided per trace from its id; children follow the parent.
         parent: a ``traceparent`` string, ``TraceParent`` or ``asynctrace.capture()`` result
-            making this a child trace; default ``$TRACEPARENT``.
+            whose trace this file continues (its trace id, flags and tracestate);
+            default ``$TRACEPARENT`` (and ``$TRACESTATE``).
         processors: user processors, run after redaction and sanitization.
         redact: ``True`` (default rules), ``False``, or a configured ``Redactor``.
         max_string_bytes, max_items, max_depth: sanitizer limits.
@@ -196,19 +184,12 @@ class collector:
         for name, proc in enumerate(processors):
             if not callable(proc):
                 raise TypeError(f"processors[{name}] is not callable: {proc!r}")
-        self._parent, parent_ctx = _resolve_parent(parent)
-        if trace_id is None and parent is None and self._parent is not None:
-            # A child process started with child_environ(): use the id the
-            # parent already recorded, and consume it so that our own
-            # children do not inherit it.
-            env_id = os.environ.pop(ENV_CHILD_TRACE_ID, None)
-            trace_id = env_id if env_id and is_trace_id(env_id) else None
-        self._trace_id = new_trace_id() if trace_id is None else check_trace_id(trace_id)
-        self._link_span = parent_ctx.span if parent_ctx is not None else None
+        self._lineage = lineage = resolve_lineage(parent, trace_id)
+        self._trace_id = lineage.trace_id
         self._explicit_parent = parent is not None
         self._saved: tuple[Any, Any] | None = None
         self._enabled = tracing_enabled_by_env() if enabled is None else bool(enabled)
-        if self._parent is not None and not self._parent.sampled:
+        if not lineage.parent_sampled:
             self._sampled = False
         else:
             self._sampled = sampled_by_ratio(self._trace_id, sample_ratio)
@@ -249,7 +230,7 @@ class collector:
         else:
             base = self._trace_dir or os.environ.get(ENV_DIR) or "traces"
             stamp = time.strftime("%Y-%m-%d_%H-%M-%S", time.localtime())
-            path = Path(base) / f"{stamp}_{self._trace_id}.jsonl"
+            path = Path(base) / default_file_name(stamp, self._lineage)
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -259,23 +240,25 @@ class collector:
         _require_asyncio()
         if not self._enabled or not self._sampled:
             disabled = DisabledTrace(
-                self._trace_id, "disabled" if not self._enabled else "not_sampled"
+                self._trace_id,
+                "disabled" if not self._enabled else "not_sampled",
+                self._lineage.file_id,
             )
             self._trace = disabled
             if not self._sampled:
                 # Keep the decision so capture() hands it to child traces.
-                _state.UNSAMPLED.set(self._trace_id)
+                _state.UNSAMPLED.set(self._lineage.unsampled_context())
             await anyio.lowlevel.checkpoint()
             return disabled
-        parent = self._parent
+        lineage = self._lineage
         pipeline = Pipeline(self._chain)
         start_data = build_start_data(
             **self._start_kwargs,
             max_event_bytes=self._max_event_bytes,
             max_mailbox_len=self._max_mailbox_len,
-            parent=(parent.trace_id, parent.span_id) if parent else (None, None),
             redact=lambda supplied: _redact_supplied(pipeline, supplied),
         )
+        start_data.update(start_links(lineage))
         trace = Collector(
             path=self._resolve_path(),
             trace_id=self._trace_id,
@@ -288,14 +271,16 @@ class collector:
             batch_bytes=self._batch_bytes,
             fsync=self._fsync,
             shutdown_timeout=self._shutdown_timeout,
-            parent_span_id=parent.span_id if parent else None,
+            parent_span_id=lineage.parent_span_id,
             exporters=self._exporters,
             summary=SummaryBuilder(),
+            file_id=lineage.file_id,
+            trace_flags=lineage.flags | FLAG_SAMPLED,
+            tracestate=lineage.tracestate,
         )
         # The file first: an OSError reaches the caller as itself, not in a group.
         await trace._open()
-        if self._link_span is not None:
-            self._link_span.link_child(self._trace_id)
+        link_to_parent_span(lineage)
         self._trace = trace
         if self._explicit_parent:
             # A linked child trace is a trace of its own: inside it, events go

@@ -160,7 +160,7 @@ class _Export:
     def _metadata(self, index: int, lay: TraceLayout) -> Iterator[dict[str, Any]]:
         sub = lay.tree
         pid = index + 1
-        name = f"{sub.label} {sub.trace_id[:8]}"
+        name = f"{sub.label} {sub.short_id}"
         if sub.parent_node is not None:
             name = f"{name} (child of {span_label(sub.parent_node)})"
 

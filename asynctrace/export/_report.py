@@ -305,7 +305,7 @@ def report_data(source: str | os.PathLike[str] | TraceTree) -> dict[str, Any]:
     c = _Collect(tree)
     return {
         "producer": f"asynctrace {__version__}",
-        "title": f"{tree.label} {tree.trace_id[:8]}".strip(),
+        "title": f"{tree.label} {tree.short_id}".strip(),
         "trace_id": tree.trace_id,
         "source": str(tree.path),
         "start_time": wall_clock(c.t0),
