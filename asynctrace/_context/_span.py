@@ -48,20 +48,26 @@ def status_of(exc: BaseException | None) -> str:
     return "error"
 
 
+def own_copy(ev: Event) -> Event:
+    """*ev* for one of several collectors: each stamps its own trace_id and
+    seq, and its processors may check (and change) the data dict in place."""
+    return replace(ev, data=dict(ev.data))
+
+
 def offer_nowait(collectors: tuple[Collector, ...], ev: Event) -> None:
+    """*ev*'s data must be a dict made for it alone (keyword arguments are)."""
     if len(collectors) == 1:
-        collectors[0]._put_nowait(ev)
+        collectors[0]._put_nowait(ev, True)
         return
     for c in collectors:
-        # Each collector stamps its own trace_id and seq on its copy.
-        c._put_nowait(replace(ev))
+        c._put_nowait(own_copy(ev), True)
 
 
 async def offer(collectors: tuple[Collector, ...], ev: Event) -> None:
     """Offer to every collector, waiting only where a mailbox is full."""
     single = len(collectors) == 1
     for c in collectors:
-        await c._put(ev if single else replace(ev), None)
+        await c._put(ev if single else own_copy(ev), None, True)
 
 
 class Span:
@@ -236,7 +242,7 @@ class Span:
             collectors[0]._stop(self, ev)
             return
         for c in collectors:
-            c._stop(self, replace(ev))
+            c._stop(self, own_copy(ev))
 
     def __enter__(self) -> Self:
         ev = self._begin()
@@ -245,7 +251,7 @@ class Span:
             collectors[0]._start(self, ev, False)
         else:
             for c in collectors:
-                c._start(self, replace(ev), False)
+                c._start(self, own_copy(ev), False)
         CURRENT_SPAN.set(self)
         return self
 
@@ -277,7 +283,7 @@ class Span:
         started: list[Collector] = []
         try:
             for c in self._collectors:
-                waiting = c._start(self, replace(ev), True)
+                waiting = c._start(self, own_copy(ev), True)
                 if waiting is not None:
                     await c._start_wait(self, waiting)
                 started.append(c)
@@ -286,7 +292,7 @@ class Span:
             self._stopped = True
             stop = self._unfinished_stop()
             for c in started:
-                c._stop(self, replace(stop))
+                c._stop(self, own_copy(stop))
             raise
 
     async def __aexit__(
@@ -300,8 +306,10 @@ class Span:
     # --------------------------------------------------------------- the handle
 
     def set(self, **attrs: Any) -> None:
-        """Add attributes to the ``{kind}.stop`` event."""
-        self._attrs.update(attrs)
+        """Add attributes to the ``{kind}.stop`` event (none once it is stopped:
+        its stop may already be queued, holding this very dict)."""
+        if not self._stopped:
+            self._attrs.update(attrs)
 
     def event(self, name: str, **data: Any) -> None:
         """Emit a point event inside this span (never waits; sheds when full).

@@ -23,6 +23,7 @@ from threading import get_ident, get_native_id
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
+from msgspec.structs import replace
 
 from .._events._schema import SCHEMA_VERSION, TRACE_START, TRACE_STOP, Counts, Event
 from .._processing._pipeline import Pipeline
@@ -32,6 +33,7 @@ from ._admission import CLOSED, FULL, Admission
 from ._exporter import Exporter, Exporters
 from ._file import TraceFile
 from ._lines import LineEncoder, Summary, stop_data
+from ._ops import compress_off_loop
 from ._sink import Sink
 from ._stats import Stats, TraceResult
 from ._writer import Writer
@@ -97,6 +99,7 @@ class Collector:
         file_id: str = "",
         trace_flags: int = 0x01,
         tracestate: str | None = None,
+        compress: str | None = None,
     ) -> None:
         self.path = path
         self.trace_id = trace_id
@@ -125,26 +128,29 @@ class Collector:
         self._writer: Writer | None = None
         self._task: asyncio.Task[None] | None = None
         self._result: TraceResult | None = None
+        self._compress = compress
 
     def __repr__(self) -> str:
         return f"<asynctrace.Collector {self.trace_id} {self._state} {str(self.path)!r}>"
 
     # ------------------------------------------------------------------ producers
 
-    def _put_nowait(self, ev: Event) -> bool:
-        """An event, without waiting: accepted, or shed (counted)."""
+    def _put_nowait(self, ev: Event, owned: bool = False) -> bool:
+        """An event, without waiting: accepted, or shed (counted).
+
+        *owned*: ``ev.data`` was made for this event alone (see ``Pipeline``)."""
         ev.trace_id = self.trace_id
-        out = self._pipeline(ev)
+        out = self._pipeline(ev, owned)
         if out is None:
             return False
         if get_ident() == self._loop_thread:
             return self._adm.offer(out, False) is True
         return self._adm.push_threadsafe(out)
 
-    async def _put(self, ev: Event, timeout: float | None) -> bool:
+    async def _put(self, ev: Event, timeout: float | None, owned: bool = False) -> bool:
         """An event, waiting while the mailbox is full (see ``Sink.emit``)."""
         ev.trace_id = self.trace_id
-        out = self._pipeline(ev)
+        out = self._pipeline(ev, owned)
         if get_ident() != self._loop_thread:
             # Awaited on another thread's loop: wait in a worker thread, not on it.
             if out is None:
@@ -156,21 +162,24 @@ class Collector:
             return False
         return await self._adm.put(out, timeout)
 
-    def _put_blocking(self, ev: Event, timeout: float | None) -> bool:
+    def _put_blocking(self, ev: Event, timeout: float | None, owned: bool = False) -> bool:
         if get_ident() == self._loop_thread:
             raise RuntimeError(
                 "emit_from_thread() was called on the collector's own event loop thread, "
                 "where it would deadlock; use 'await trace.sink.emit(...)' there"
             )
         ev.trace_id = self.trace_id
-        out = self._pipeline(ev)
+        out = self._pipeline(ev, owned)
         return out is not None and self._adm.put_blocking(out, timeout)
 
     def _start(self, span: SpanLike, ev: Event, can_wait: bool) -> Event | None:
         """A span's start.  Accepted (the span is open here from now on) or shed;
-        or, if *can_wait* and there is no room, returned to be ``_start_wait``-ed."""
+        or, if *can_wait* and there is no room, returned to be ``_start_wait``-ed.
+
+        ``ev.data`` is the span's own attributes dict, which the span no
+        longer holds (a copy per collector when there are several): owned."""
         ev.trace_id = self.trace_id
-        out = self._pipeline(ev)
+        out = self._pipeline(ev, True)
         if out is None:
             return None
         adm = self._adm
@@ -192,12 +201,22 @@ class Collector:
         await self._adm.put(ev, None, span)
 
     def _stop(self, span: SpanLike, ev: Event) -> None:
-        """A span's stop: written (past the bound) if its start was, else shed with it."""
+        """A span's stop: written (past the bound) if its start was, else shed with it.
+
+        ``ev.data`` is fresh and the span stopped: ``set()`` no longer
+        reaches it, so the known-clean shortcut applies (``run_known``)."""
         ev.trace_id = self.trace_id
-        out = self._pipeline(ev)
+        out = self._pipeline.run_known(ev)
         adm = self._adm
         if get_ident() == self._loop_thread:
-            self._settle_stop(span, out, adm.force)
+            # _settle_stop inline: this runs once per span.
+            spans = adm.spans
+            if span in spans:
+                spans.discard(span)
+                if out is not None:
+                    adm.force(out)
+            elif out is not None:
+                adm.shed(FULL if adm.open else CLOSED)
             return
         with adm.lock:  # open-or-not and the stop's fate together, as the close path sees it
             self._settle_stop(span, out, adm.force_threadsafe)
@@ -361,9 +380,23 @@ class Collector:
                 stop = self._stop_event(self._reason, self._status)
                 ok = await writer.write_own(stop, max(deadline - loop.time(), 0.05))
                 self._finish(self._reason, close_file=ok)
+                if ok and self._compress is not None:
+                    # Its own shutdown_timeout, like the exporters': the trace is complete.
+                    await self._compress_file(self._shutdown_timeout)
         except asyncio.CancelledError:
             self._close_sync(self._reason)
             raise
+
+    async def _compress_file(self, timeout_s: float) -> None:
+        """Gzip the closed file off the loop, waiting at most *timeout_s*;
+        ``result.path`` then names the ``.gz`` (past it, the plain path).
+
+        Only on this (async) close path: the signal, atexit and
+        writer-failure paths leave the plain file, so that exit never waits
+        for a compression (docs/operations.md)."""
+        path = await compress_off_loop(self.path, timeout_s)
+        if path != self.path and self._result is not None:
+            self._result = replace(self._result, path=path)
 
     def _stop_event(self, reason: str, status: str) -> Event:
         counts = self._counts()

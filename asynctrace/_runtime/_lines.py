@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, Final, Protocol
 
 import msgspec
@@ -22,6 +23,7 @@ class Summary(Protocol):
     """The running summary ``trace.stop`` carries (built by the agent layer)."""
 
     def add(self, ev: Event) -> None: ...
+    def add_batch(self, events: Sequence[Event]) -> None: ...
     def result(self) -> dict[str, Any]: ...
 
 
@@ -62,7 +64,6 @@ class LineEncoder:
         urgent = False
         seq = self.seq
         held = 0
-        add = self.summary.add
         for ev in batch:
             held += ev.seq
             if ev.agent_id is not None and "agent_config" in ev.data:
@@ -93,9 +94,9 @@ class LineEncoder:
         # is it worth encoding one line at a time to find the culprits.
         if not blob or len(blob) > self.max_event_bytes:
             blob = b"".join(self._encode_one(ev) for ev in out)
-        for ev in out:
-            if ev.event != AGENT_CONFIG:
-                add(ev)
+        # The producer lines only (not agent.config), after any oversize
+        # event was renamed in place, as the file has them.
+        self.summary.add_batch(batch)
         return blob, out, urgent, held
 
     def _encode_one(self, ev: Event) -> bytes:

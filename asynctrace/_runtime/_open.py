@@ -20,6 +20,8 @@ from .._processing._filters import KindFilter
 from .._processing._pipeline import Pipeline, Processor
 from .._processing._redact import Redactor
 from .._processing._sanitize import Sanitizer
+from .._storage._compress import check_compress
+from .._storage._retention import Retention, resolve_retention
 from ._collector import Collector, build_start_data
 from ._exporter import Exporter, check_exporters
 from ._lineage import (
@@ -28,6 +30,7 @@ from ._lineage import (
     resolve_lineage,
     start_links,
 )
+from ._ops import apply_retention
 from ._sink import Sink
 from ._stats import Stats, TraceResult
 
@@ -134,6 +137,11 @@ class collector:
             writing the rest synchronously (and, separately, for exporters).
         exporters: live exporters (``asynctrace.export.Exporter``), each handed
             every batch right after it reached the file.
+        retention: an ``asynctrace.Retention`` applied to the trace file's
+            directory once the file is open (on a worker thread; the new
+            trace is never deleted); default ``$ASYNCTRACE_RETENTION``, else off.
+        compress: ``"gzip"`` compresses the file once closed (the result's
+            ``path`` then ends in ``.gz``); ``None`` (default) leaves it plain.
     """
 
     def __init__(
@@ -166,10 +174,14 @@ class collector:
         fsync: bool = False,
         shutdown_timeout: float = 10.0,
         exporters: Sequence[Exporter] = (),
+        retention: Retention | None = None,
+        compress: str | None = None,
     ) -> None:
         self._max_mailbox_len = _positive_int("max_mailbox_len", max_mailbox_len)
         self._max_mailbox_bytes = _positive_int("max_mailbox_bytes", max_mailbox_bytes)
         self._exporters = check_exporters(exporters)
+        self._retention = resolve_retention(retention)
+        self._compress = check_compress(compress)
         self._max_event_bytes = _positive_int("max_event_bytes", max_event_bytes)
         if self._max_event_bytes < 256:
             raise ValueError("max_event_bytes must be at least 256 (room for trace.event_omitted)")
@@ -277,9 +289,11 @@ class collector:
             file_id=lineage.file_id,
             trace_flags=lineage.flags | FLAG_SAMPLED,
             tracestate=lineage.tracestate,
+            compress=self._compress,
         )
         # The file first: an OSError reaches the caller as itself, not in a group.
         await trace._open()
+        await apply_retention(trace.path.parent, self._retention)
         link_to_parent_span(lineage)
         self._trace = trace
         if self._explicit_parent:

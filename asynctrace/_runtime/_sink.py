@@ -22,6 +22,9 @@ class Sink:
 
     __slots__ = ("_collector",)
 
+    # Every call hands the collector the fresh data dict event_from_mapping
+    # built (``owned``): the processors check it in place, no second copy.
+
     def __init__(self, collector: Collector) -> None:
         self._collector = collector
 
@@ -35,7 +38,7 @@ class Sink:
         """
         if timeout is not None and timeout < 0:
             raise ValueError("timeout must be >= 0 or None")
-        return await self._collector._put(event_from_mapping(event), timeout)
+        return await self._collector._put(event_from_mapping(event), timeout, True)
 
     def emit_nowait(self, event: Mapping[str, Any]) -> bool:
         """Put *event* in the mailbox if there is room; never blocks.
@@ -43,7 +46,7 @@ class Sink:
         Returns ``False`` when it was shed (mailbox full or collector closed).
         From any thread, ``True`` means accepted: it will be written.
         """
-        return self._collector._put_nowait(event_from_mapping(event))
+        return self._collector._put_nowait(event_from_mapping(event), True)
 
     def emit_from_thread(self, event: Mapping[str, Any], *, timeout: float | None = None) -> bool:
         """Blocking emit for a worker thread: waits for room like ``emit``.
@@ -53,4 +56,4 @@ class Sink:
         """
         if timeout is not None and timeout < 0:
             raise ValueError("timeout must be >= 0 or None")
-        return self._collector._put_blocking(event_from_mapping(event), timeout)
+        return self._collector._put_blocking(event_from_mapping(event), timeout, True)
