@@ -179,7 +179,14 @@ class Pipeline:
         data = ev.data
         if known is None or type(data) is not dict or not known(data):
             return self(ev)
-        self._head.sanitizer.fix_header(ev)  # type: ignore[union-attr]
+        event, agent_id, status = ev.event, ev.agent_id, ev.status
+        if not (  # fix_header's own test, inline, as in __call__
+            type(event) is str
+            and event.isascii()
+            and (agent_id is None or (type(agent_id) is str and agent_id.isascii()))
+            and (status is None or (type(status) is str and status.isascii()))
+        ):
+            self._head.sanitizer.fix_header(ev)  # type: ignore[union-attr]
         procs = self._rest
         return self._run(ev, procs) if procs else ev
 
