@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import logging
@@ -72,6 +73,33 @@ async def test_a_failing_cleanup_is_counted_logged_once_and_the_trace_goes_on(
             assert trace.result.counts.written == 1
     assert _ops.ERRORS.counts[_ops.RETENTION] == 2
     assert sum("retention cleanup" in r.message for r in caplog.records) == 1
+
+
+@pytest.mark.anyio
+async def test_cancelled_during_the_cleanup_the_new_file_still_ends_with_its_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = asyncio.Event()
+
+    async def slow(directory: object, retention: object) -> list[Path]:
+        started.set()
+        await asyncio.Event().wait()
+        return []
+
+    monkeypatch.setattr(_ops, "cleanup_in_thread", slow)
+
+    async def enter() -> None:
+        async with asynctrace.collector(trace_dir=tmp_path, retention=Retention(max_files=1)):
+            raise AssertionError("never entered")
+
+    task = asyncio.ensure_future(enter())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (path,) = tmp_path.iterdir()
+    stop = list(asynctrace.read(path))[-1]
+    assert stop.event == "trace.stop" and stop.data["reason"] == "cancelled"
 
 
 @pytest.mark.anyio

@@ -293,7 +293,12 @@ class collector:
         )
         # The file first: an OSError reaches the caller as itself, not in a group.
         await trace._open()
-        await apply_retention(trace.path.parent, self._retention)
+        if self._retention is not None:
+            try:
+                await apply_retention(trace.path.parent, self._retention)
+            except BaseException as exc:  # cancelled meanwhile: the file still gets its stop
+                await trace._close(exc)
+                raise
         link_to_parent_span(lineage)
         self._trace = trace
         if self._explicit_parent:
