@@ -23,6 +23,17 @@ async def test_set_after_the_stop_never_changes_the_written_stop(tmp_path: Path)
 
 
 @pytest.mark.anyio
+async def test_an_llm_spans_late_usage_never_changes_the_written_stop(tmp_path: Path) -> None:
+    async with asynctrace.collector(tmp_path / "t.jsonl") as trace:
+        async with asynctrace.llm("gpt-4o") as call:
+            call.usage(input_tokens=3, output_tokens=4)
+        call.usage(input_tokens=300, output_tokens=400)
+        call.finish("stop", "late")
+    (stop,) = _data(trace.result.path, "llm.stop")
+    assert stop["input_tokens"] == 3 and "finish_reason" not in stop
+
+
+@pytest.mark.anyio
 async def test_each_collector_processes_its_own_copy_of_a_span_and_an_event(tmp_path: Path) -> None:
     def tag(ev: asynctrace.Event) -> asynctrace.Event:
         ev.data["tagged"] = True  # in place: must not reach the other collector

@@ -182,6 +182,10 @@ class Span:
         if CURRENT_SPAN.get() is self:
             CURRENT_SPAN.set(parent)
         data = self._attrs
+        # The stop owns that dict from now on (it is not copied again on the
+        # way to the mailbox): whatever writes to the span's attributes
+        # later -- set(), an llm span's usage() -- writes to a throwaway.
+        self._attrs = {}
         status = "ok" if exc is None else status_of(exc)
         if status == "error" and exc is not None:
             data["error_type"] = type(exc).__qualname__
@@ -310,10 +314,8 @@ class Span:
     # --------------------------------------------------------------- the handle
 
     def set(self, **attrs: Any) -> None:
-        """Add attributes to the ``{kind}.stop`` event (none once it is stopped:
-        its stop may already be queued, holding this very dict)."""
-        if not self._stopped:
-            self._attrs.update(attrs)
+        """Add attributes to the ``{kind}.stop`` event (ignored once it is stopped)."""
+        self._attrs.update(attrs)
 
     def event(self, name: str, **data: Any) -> None:
         """Emit a point event inside this span (never waits; sheds when full).
