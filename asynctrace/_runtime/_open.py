@@ -295,6 +295,9 @@ class collector:
         await trace._open()
         if self._retention is not None:
             try:
+                # trace.start on disk first: the cleanup must recognise the
+                # new file as a trace (it counts towards max_files, and is open).
+                await trace.flush()
                 await apply_retention(trace.path.parent, self._retention)
             except BaseException as exc:  # cancelled meanwhile: the file still gets its stop
                 await trace._close(exc)
