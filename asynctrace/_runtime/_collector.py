@@ -34,6 +34,7 @@ from ._exporter import Exporter, Exporters
 from ._file import TraceFile
 from ._lines import LineEncoder, Summary, stop_data
 from ._ops import compress_off_loop
+from ._rotate import Rotator
 from ._sink import Sink
 from ._stats import Stats, TraceResult
 from ._writer import Writer
@@ -100,6 +101,7 @@ class Collector:
         trace_flags: int = 0x01,
         tracestate: str | None = None,
         compress: str | None = None,
+        max_file_bytes: int | None = None,
     ) -> None:
         self.path = path
         self.trace_id = trace_id
@@ -129,6 +131,7 @@ class Collector:
         self._task: asyncio.Task[None] | None = None
         self._result: TraceResult | None = None
         self._compress = compress
+        self._max_file_bytes = max_file_bytes
 
     def __repr__(self) -> str:
         return f"<asynctrace.Collector {self.trace_id} {self._state} {str(self.path)!r}>"
@@ -295,6 +298,15 @@ class Collector:
         # The trace starts when the caller gets it back, not when we began
         # opening the file: offsets in the views should measure their code.
         self._start_mono_ns = time.monotonic_ns()
+        if self._max_file_bytes is not None:
+            self._lines.rotator = Rotator(
+                max_file_bytes=self._max_file_bytes,
+                first_path=self.path,
+                trace_id=self.trace_id,
+                start_data=self._start_data,
+                counts=self._counts,
+                elapsed_ns=lambda: time.monotonic_ns() - self._start_mono_ns,
+            )
         start = Event(ts_ns=time.time_ns(), event=TRACE_START, data=self._start_data)
         writer.add_own_line(start)
         self._exporters.open(start)
@@ -394,9 +406,17 @@ class Collector:
         Only on this (async) close path: the signal, atexit and
         writer-failure paths leave the plain file, so that exit never waits
         for a compression (docs/operations.md)."""
-        path = await compress_off_loop(self.path, timeout_s)
-        if path != self.path and self._result is not None:
-            self._result = replace(self._result, path=path)
+        rot = self._lines.rotator
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        first = self.path
+        # A rotated trace's parts, all at this close, in order (docs/operations.md).
+        for part in [self.path] if rot is None else rot.paths:
+            path = await compress_off_loop(part, max(deadline - loop.time(), 0.05))
+            if part is self.path:
+                first = path
+        if first != self.path and self._result is not None:
+            self._result = replace(self._result, path=first)
 
     def _stop_event(self, reason: str, status: str) -> Event:
         counts = self._counts()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, Final, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import msgspec
 
@@ -12,11 +13,19 @@ from .._events._codec import ENCODER
 from .._events._schema import AGENT_CONFIG, EVENT_OMITTED, Event
 from .._processing._sanitize import to_jsonable
 
+if TYPE_CHECKING:
+    from ._rotate import Rotator
+
 log = logging.getLogger("asynctrace")
 
 # Events after which the writer flushes at once: they are what a reader of a
 # crashed run needs most.
 _URGENT_EVENTS: Final = frozenset({"error", "checkpoint"})
+_NO_CONFIG: Final = object()
+
+# What encode_parts returns per piece: (new part's path or None, bytes,
+# the lines' events, producer events).
+Piece = tuple[Path | None, bytes, list[Event], int]
 
 
 class Summary(Protocol):
@@ -44,13 +53,18 @@ class LineEncoder:
         self.summary = summary
         self._agents: set[str] = set()
         self._warned_unencodable = False
+        # Set when max_file_bytes is: then encode_parts, never encode, is used.
+        self.rotator: Rotator | None = None
 
     def own_line(self, ev: Event) -> bytes:
         """Encode one of the collector's own lines (not counted, not summarized)."""
         ev.seq = self.seq
         self.seq += 1
         ev.trace_id = self.trace_id
-        return ENCODER.encode(ev) + b"\n"
+        line = ENCODER.encode(ev) + b"\n"
+        if self.rotator is not None:
+            self.rotator.size += len(line)
+        return line
 
     def encode(self, batch: list[Event]) -> tuple[bytes, list[Event], bool, int]:
         """Encode a batch of producer events taken from the mailbox.
@@ -70,13 +84,7 @@ class LineEncoder:
                 config = ev.data.pop("agent_config")
                 if ev.agent_id not in self._agents:
                     self._agents.add(ev.agent_id)
-                    cfg = Event(
-                        ts_ns=ev.ts_ns,
-                        event=AGENT_CONFIG,
-                        trace_id=self.trace_id,
-                        agent_id=ev.agent_id,
-                        data=config if isinstance(config, dict) else {"value": config},
-                    )
+                    cfg = self._config_event(ev, config)
                     cfg.seq = seq
                     seq += 1
                     out.append(cfg)
@@ -98,6 +106,72 @@ class LineEncoder:
         # event was renamed in place, as the file has them.
         self.summary.add_batch(batch)
         return blob, out, urgent, held
+
+    def encode_parts(self, batch: list[Event], rot: Rotator) -> tuple[list[Piece], bool, int]:
+        """:meth:`encode` for a rotating trace: line by line, cut into pieces.
+
+        Each piece is ``(path, blob, lines' events, producer events)``; a
+        piece with a path starts a new part there (its blob begins with
+        that part's ``trace.start``; the piece before it ends with the
+        rotated ``trace.stop``).  The first piece's path is ``None``: it
+        continues the current part.
+        """
+        pieces: list[Piece] = []
+        path: Path | None = None
+        chunk: list[bytes] = []
+        out: list[Event] = []
+        n = 0
+        urgent = False
+        held = 0
+        for ev in batch:
+            held += ev.seq
+            config: Any = _NO_CONFIG
+            if ev.agent_id is not None and "agent_config" in ev.data:
+                config = ev.data.pop("agent_config")
+            evs, lines = self._lines_of(ev, config)
+            size = sum(map(len, lines))
+            if rot.full(size):
+                chunk.append(self.own_line(rot.stop_event(self.summary.result())))
+                pieces.append((path, b"".join(chunk), out, n))
+                start, path = rot.advance()
+                self._agents.clear()  # agent.config is written once per agent per file
+                chunk, out, n = [self.own_line(start)], [], 0
+                evs, lines = self._lines_of(ev, config)  # numbered after the boundary
+                size = sum(map(len, lines))
+            if len(evs) == 2:
+                assert ev.agent_id is not None
+                self._agents.add(ev.agent_id)
+            self.seq += len(evs)
+            rot.size += size
+            rot.lines += len(evs)
+            rot.encoded += 1
+            chunk.extend(lines)
+            out.extend(evs)
+            n += 1
+            self.summary.add(ev)  # as the file has it (an oversize event renamed)
+            if ev.event in _URGENT_EVENTS or ev.status == "error":
+                urgent = True
+        pieces.append((path, b"".join(chunk), out, n))
+        return pieces, urgent, held
+
+    def _lines_of(self, ev: Event, config: Any) -> tuple[list[Event], list[bytes]]:
+        """The lines one producer event takes (its agent.config first, if this
+        file has none for the agent yet), numbered from ``self.seq``."""
+        evs = [ev]
+        if config is not _NO_CONFIG and ev.agent_id not in self._agents:
+            evs.insert(0, self._config_event(ev, config))
+        for i, e in enumerate(evs):
+            e.seq = self.seq + i
+        return evs, [self._encode_one(e) for e in evs]
+
+    def _config_event(self, ev: Event, config: Any) -> Event:
+        return Event(
+            ts_ns=ev.ts_ns,
+            event=AGENT_CONFIG,
+            trace_id=self.trace_id,
+            agent_id=ev.agent_id,
+            data=config if isinstance(config, dict) else {"value": config},
+        )
 
     def _encode_one(self, ev: Event) -> bytes:
         try:

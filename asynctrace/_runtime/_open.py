@@ -22,6 +22,7 @@ from .._processing._redact import Redactor
 from .._processing._sanitize import Sanitizer
 from .._storage._compress import check_compress
 from .._storage._retention import Retention, resolve_retention
+from .._storage._rotation import check_max_file_bytes
 from ._collector import Collector, build_start_data
 from ._exporter import Exporter, check_exporters
 from ._lineage import (
@@ -142,6 +143,10 @@ class collector:
             trace is never deleted); default ``$ASYNCTRACE_RETENTION``, else off.
         compress: ``"gzip"`` compresses the file once closed (the result's
             ``path`` then ends in ``.gz``); ``None`` (default) leaves it plain.
+        max_file_bytes: rotate by size: when the next line would take the file
+            past this many bytes, end it with a ``trace.stop`` (reason
+            ``rotated``) and go on in a next part file of the same trace
+            (docs/operations.md); ``None`` (default): one file.
     """
 
     def __init__(
@@ -176,12 +181,14 @@ class collector:
         exporters: Sequence[Exporter] = (),
         retention: Retention | None = None,
         compress: str | None = None,
+        max_file_bytes: int | None = None,
     ) -> None:
         self._max_mailbox_len = _positive_int("max_mailbox_len", max_mailbox_len)
         self._max_mailbox_bytes = _positive_int("max_mailbox_bytes", max_mailbox_bytes)
         self._exporters = check_exporters(exporters)
         self._retention = resolve_retention(retention)
         self._compress = check_compress(compress)
+        self._max_file_bytes = check_max_file_bytes(max_file_bytes)
         self._max_event_bytes = _positive_int("max_event_bytes", max_event_bytes)
         if self._max_event_bytes < 256:
             raise ValueError("max_event_bytes must be at least 256 (room for trace.event_omitted)")
@@ -290,6 +297,7 @@ class collector:
             trace_flags=lineage.flags | FLAG_SAMPLED,
             tracestate=lineage.tracestate,
             compress=self._compress,
+            max_file_bytes=self._max_file_bytes,
         )
         # The file first: an OSError reaches the caller as itself, not in a group.
         await trace._open()

@@ -25,6 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Final
 
 from .._events._schema import Event
@@ -32,6 +33,7 @@ from ._admission import Admission
 from ._exporter import Exporters
 from ._file import TraceFile
 from ._lines import LineEncoder
+from ._rotate import Rotator
 
 log = logging.getLogger("asynctrace")
 
@@ -48,12 +50,25 @@ _TURN_S: Final = 0.0005
 class WriteJob:
     """One write handed to the writer thread; its outcome is known exactly."""
 
-    __slots__ = ("blob", "done", "error", "events", "fsync", "n", "own", "submitted")
+    __slots__ = (
+        "blob", "done", "error", "events", "fsync", "n", "n_ok", "own", "segments", "submitted"
+    )
 
     def __init__(
-        self, blob: bytes, n: int, own: int, events: list[list[Event]], fsync: bool
+        self,
+        blob: bytes,
+        n: int,
+        own: int,
+        events: list[list[Event]],
+        fsync: bool,
+        segments: list[Segment] | None = None,
     ) -> None:
         self.blob = blob
+        # A job that crosses rotation boundaries: written segment by segment,
+        # each with a path opening a new part first; n_ok counts the events
+        # of the segments written before an error.
+        self.segments = segments
+        self.n_ok = 0
         self.n = n
         self.own = own
         self.events = events
@@ -61,6 +76,10 @@ class WriteJob:
         self.done = threading.Event()
         self.error: BaseException | None = None
         self.submitted = time.perf_counter()
+
+
+# (path of a new part to open first, or None; bytes; producer events)
+Segment = tuple[Path | None, bytes, int]
 
 
 def write_blob(file: TraceFile, blob: bytes, fsync: bool) -> None:
@@ -73,8 +92,10 @@ def write_blob(file: TraceFile, blob: bytes, fsync: bool) -> None:
 class WriteThread:
     """A daemon thread running write jobs in order: exit never waits for a stuck disk."""
 
-    def __init__(self, file: TraceFile, on_done: Callable[[], None]) -> None:
-        self._file = file
+    def __init__(self, file: TraceFile, on_done: Callable[[], None], fsync: bool = False) -> None:
+        # The part being written; replaced only here, by _open_part.
+        self.file = file
+        self._fsync = fsync
         self._on_done = on_done
         self._jobs: queue.SimpleQueue[WriteJob | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="asynctrace-writer", daemon=True)
@@ -92,7 +113,10 @@ class WriteThread:
             if job is None:
                 return
             try:
-                write_blob(self._file, job.blob, job.fsync)
+                if job.segments is None:
+                    write_blob(self.file, job.blob, job.fsync)
+                else:
+                    self._write_segments(job)
             except BaseException as exc:
                 job.error = exc
             job.done.set()
@@ -100,6 +124,34 @@ class WriteThread:
                 self._on_done()
             except Exception:
                 pass  # the loop is gone; the close path reads job.done itself
+
+
+    def _write_segments(self, job: WriteJob) -> None:
+        for path, blob, n in job.segments or ():
+            if path is not None:
+                self._open_part(path)
+            write_blob(self.file, blob, job.fsync)
+            job.n_ok += n
+
+    def _open_part(self, path: Path) -> None:
+        """Close the rotated part (it ends with its trace.stop) and go on in *path*.
+
+        If *path* cannot be created, nothing more is written -- not after
+        the rotated part's trace.stop, nor a part after a missing one: the
+        closed part stays ``self.file``, so every later write fails, counted
+        as write_errors."""
+        old = self.file
+        if old.closed:
+            raise ValueError(f"not opening {path}: an earlier part could not be created")
+        try:
+            if self._fsync:
+                old.fsync()
+            self.file = TraceFile(str(path))
+        finally:
+            try:
+                old.close()
+            except OSError:
+                pass
 
 
 class Writer:
@@ -119,7 +171,6 @@ class Writer:
     ) -> None:
         self.adm = adm
         self.lines = lines
-        self.file = file
         self.exporters = exporters
         self._batch_size = batch_size
         self._batch_bytes = batch_bytes
@@ -133,6 +184,9 @@ class Writer:
         self._backlog_n = 0
         self._backlog_own = 0
         self._backlog_events: list[list[Event]] = []
+        # Rotation boundaries in the backlog: (index into _blobs, _backlog_n
+        # before it, the new part's path).
+        self._splits: list[tuple[int, int, Path]] = []
         self._urgent = False
         # The collector's own lines (trace.start/stop) handed over and done with.
         self._own_added = 0
@@ -144,7 +198,12 @@ class Writer:
         self._warned = False
         self.stopped = False  # set by the close path: the task must not touch anything more
         self.stop_sent = False  # trace.stop handed to the writer thread
-        self.thread = WriteThread(file, self._job_done)
+        self.thread = WriteThread(file, self._job_done, fsync)
+
+    @property
+    def file(self) -> TraceFile:
+        """The part being written (the only file, unless the trace rotates)."""
+        return self.thread.file
 
     # ------------------------------------------------------------------ shared parts
 
@@ -158,6 +217,9 @@ class Writer:
         self._urgent = True
 
     def _encode(self, batch: list[Event]) -> None:
+        if self.lines.rotator is not None:
+            self._encode_parts(batch, self.lines.rotator)
+            return
         try:
             blob, out, urgent, held = self.lines.encode(batch)
         except BaseException:
@@ -173,10 +235,50 @@ class Writer:
         if urgent:
             self._urgent = True
 
+    def _encode_parts(self, batch: list[Event], rot: Rotator) -> None:
+        try:
+            pieces, urgent, held = self.lines.encode_parts(batch, rot)
+        except BaseException:
+            self.adm.failed(len(batch))
+            raise
+        self.adm.release(held)
+        for path, blob, out, n in pieces:
+            if path is not None:
+                self._splits.append((len(self._blobs), self._backlog_n, path))
+            self._blobs.append(blob)
+            self._backlog_bytes += len(blob)
+            self._backlog_n += n
+            if self._keep_events:
+                self._backlog_events.append(out)
+        if urgent:
+            self._urgent = True
+
+    def _segments(self) -> list[Segment]:
+        blobs = self._blobs
+        segments: list[Segment] = []
+        i, n = 0, 0
+        path: Path | None = None
+        for j, m, next_path in self._splits:
+            segments.append((path, b"".join(blobs[i:j]), m - n))
+            i, n, path = j, m, next_path
+        segments.append((path, b"".join(blobs[i:]), self._backlog_n - n))
+        self._splits = []
+        return segments
+
     def _cut(self) -> WriteJob:
-        blob = b"".join(self._blobs) if len(self._blobs) != 1 else self._blobs[0]
+        if self._splits:
+            segments: list[Segment] | None = self._segments()
+            blob = b""
+        else:
+            segments = None
+            blob = b"".join(self._blobs) if len(self._blobs) != 1 else self._blobs[0]
         job = WriteJob(
-            blob, self._backlog_n, self._backlog_own, self._backlog_events, self._urgent and self._fsync
+            blob,
+            self._backlog_n,
+            self._backlog_own,
+            self._backlog_events,
+            self._urgent and self._fsync,
+            segments,
         )
         self._blobs = []
         self._backlog_bytes = 0
@@ -194,7 +296,8 @@ class Writer:
                 for events in job.events:
                     self.exporters.submit(events)
         else:
-            self.adm.failed(job.n)
+            self.adm.wrote(job.n_ok)
+            self.adm.failed(job.n - job.n_ok)
             self.warn_write_error(job.error)
 
     def warn_write_error(self, exc: BaseException) -> None:
