@@ -125,7 +125,6 @@ class WriteThread:
             except Exception:
                 pass  # the loop is gone; the close path reads job.done itself
 
-
     def _write_segments(self, job: WriteJob) -> None:
         for path, blob, n in job.segments or ():
             if path is not None:
