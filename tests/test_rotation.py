@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import itertools
 import json
@@ -225,3 +226,27 @@ async def test_a_next_part_that_cannot_be_created_is_counted_never_overwritten(
     # Part 1 is complete and names the part that is missing.
     assert [e["event"] for e in producer(tmp_path / "run.jsonl")] == ["note"]
     assert lines_of(tmp_path / "run.jsonl")[-1]["data"]["reason"] == "rotated"
+
+
+@pytest.mark.anyio
+async def test_gzip_compresses_a_rotated_part_while_the_trace_goes_on(tmp_path: Path) -> None:
+    async with asynctrace.collector(trace_dir=tmp_path, max_file_bytes=1, compress="gzip") as trace:
+        await asynctrace.emit("note", i=0)
+        await asynctrace.emit("note", i=1)
+        await trace.flush()  # part 1 (trace.start + note 0) is closed: part 2 is open
+        first_gz = trace.path.with_name(trace.path.name + ".gz")
+        # Bounded wait for the last step of the background compression: the
+        # plain part is removed only after its .gz is complete and synced.
+        deadline = asyncio.get_running_loop().time() + 30
+        while trace.path.exists() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        assert not trace.path.exists()
+        assert first_gz.exists()
+        # The part being written stays plain, so tail -f and crash recovery work.
+        plain = [p for p in tmp_path.iterdir() if p.suffix == ".jsonl"]
+        assert len(plain) == 1
+        await asynctrace.emit("note", i=2)
+    assert trace.result.path == first_gz
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".gz"] * 3
+    reader = asynctrace.read(first_gz)
+    assert [ev.data["i"] for ev in reader if ev.event == "note"] == [0, 1, 2]

@@ -33,7 +33,7 @@ from ._admission import CLOSED, FULL, Admission
 from ._exporter import Exporter, Exporters
 from ._file import TraceFile
 from ._lines import LineEncoder, Summary, stop_data
-from ._ops import compress_off_loop
+from ._ops import PartCompressions, compress_off_loop
 from ._rotate import Rotator
 from ._sink import Sink
 from ._stats import Stats, TraceResult
@@ -131,6 +131,7 @@ class Collector:
         self._task: asyncio.Task[None] | None = None
         self._result: TraceResult | None = None
         self._compress = compress
+        self._part_compressions = PartCompressions()
         self._max_file_bytes = max_file_bytes
 
     def __repr__(self) -> str:
@@ -307,6 +308,8 @@ class Collector:
                 counts=self._counts,
                 elapsed_ns=lambda: time.monotonic_ns() - self._start_mono_ns,
             )
+            if self._compress is not None:
+                writer.thread.on_part_closed = self._part_compressions.start
         start = Event(ts_ns=time.time_ns(), event=TRACE_START, data=self._start_data)
         writer.add_own_line(start)
         self._exporters.open(start)
@@ -410,9 +413,14 @@ class Collector:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         first = self.path
-        # A rotated trace's parts, all at this close, in order (docs/operations.md).
+        # A rotated trace's parts in order: the rotated ones were compressed as
+        # they closed, the last one is compressed now (docs/operations.md).
         for part in [self.path] if rot is None else rot.paths:
-            path = await compress_off_loop(part, max(deadline - loop.time(), 0.05))
+            remaining = max(deadline - loop.time(), 0.05)
+            if self._part_compressions.started(part):  # rotated: already under way
+                path = await self._part_compressions.wait(part, remaining)
+            else:
+                path = await compress_off_loop(part, remaining)
             if part is self.path:
                 first = path
         if first != self.path and self._result is not None:

@@ -1,4 +1,4 @@
-"""The collector's housekeeping: retention at open, compression at close.
+"""The collector's housekeeping: retention at open, compression of closed parts.
 
 Both work on files, so both run off the event loop, and neither may break
 the traced program: a failure is counted here (process-wide, per kind),
@@ -105,3 +105,52 @@ async def compress_off_loop(path: Path, timeout_s: float) -> Path:
             path,
         )
         return path
+
+
+class PartCompressions:
+    """Rotated parts gzip-compressed while the trace goes on, one daemon thread each.
+
+    A rotated part is complete (it ends with its ``trace.stop``) once the
+    writer thread has opened the next one, so it is compressed right then,
+    off the loop and off the writer thread; the close path then only waits
+    for these (bounded by ``shutdown_timeout``) instead of compressing them
+    again.  ``compress_part`` keeps one complete copy at every instant.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done: dict[Path, threading.Event] = {}
+        self._result: dict[Path, Path] = {}
+
+    def start(self, path: Path) -> None:
+        """Compress the closed part *path* in the background (any thread)."""
+        done = threading.Event()
+        with self._lock:
+            self._done[path] = done
+
+        def run() -> None:
+            result = compress_closed(path)
+            with self._lock:
+                self._result[path] = result
+            done.set()
+
+        threading.Thread(target=run, name="asynctrace-compress", daemon=True).start()
+
+    def started(self, path: Path) -> bool:
+        with self._lock:
+            return path in self._done
+
+    async def wait(self, path: Path, timeout_s: float) -> Path:
+        """The ``.gz`` of *path* once its compression ended, or *path* itself
+        if it failed or is still running after *timeout_s* (it goes on)."""
+        with self._lock:
+            done = self._done[path]
+        if not await asyncio.to_thread(done.wait, timeout_s):
+            log.warning(
+                "asynctrace: compressing %s did not finish within shutdown_timeout; "
+                "it goes on in the background",
+                path,
+            )
+            return path
+        with self._lock:
+            return self._result[path]

@@ -97,6 +97,9 @@ class WriteThread:
         self.file = file
         self._fsync = fsync
         self._on_done = on_done
+        # Called on this thread with each rotated part once the next one is
+        # open (compression while the trace goes on); set before the first write.
+        self.on_part_closed: Callable[[Path], None] | None = None
         self._jobs: queue.SimpleQueue[WriteJob | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="asynctrace-writer", daemon=True)
         self._thread.start()
@@ -151,6 +154,11 @@ class WriteThread:
                 old.close()
             except OSError:
                 pass
+        if self.on_part_closed is not None:
+            try:
+                self.on_part_closed(Path(str(old.name)))
+            except Exception:
+                pass  # housekeeping never stops the writer; compress_closed counts its own
 
 
 class Writer:
