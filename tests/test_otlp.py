@@ -393,3 +393,27 @@ async def test_a_collector_whose_otlp_endpoint_is_down_counts_it_in_trace_stop(t
     assert counts["export_errors"] >= 1 and counts["export_dropped"] == 3
     # The file stays the source of truth: every span is written.
     assert sum(e.event == "span.stop" for e in events) == 3
+
+
+@pytest.mark.anyio
+async def test_otlp_json_of_a_directory_exports_each_span_of_a_rotated_trace_once(
+    tmp_path: Path,
+) -> None:
+    traces = tmp_path / "traces"
+    async with asynctrace.collector(trace_dir=traces, max_file_bytes=600) as trace:
+        async with asynctrace.run("r"):
+            for i in range(5):
+                async with asynctrace.tool("t", args={"i": i}):
+                    pass
+    assert len(asynctrace.read(trace.path).parts) > 2
+    out = tmp_path / "out.jsonl"
+    assert cli_main(["export", "--format", "otlp-json", "-o", str(out), str(traces)]) == 0
+    span_ids = [
+        span["spanId"]
+        for line in out.read_text().splitlines()
+        for rs in json.loads(line)["resourceSpans"]
+        for ss in rs["scopeSpans"]
+        for span in ss["spans"]
+    ]
+    assert len(span_ids) == 6  # the run and five tools, not once per part
+    assert len(set(span_ids)) == 6

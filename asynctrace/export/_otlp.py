@@ -29,6 +29,7 @@ from .._context._w3c import tracestate_pairs
 from .._events._schema import EVENT_OMITTED, TRACE_START, TRACE_STOP, Event
 from .._reading._reader import read
 from .._reading._tree import load_tree
+from .._storage._rotation import ROTATED
 from .._version import __version__
 
 SCOPE: Final = InstrumentationScope("asynctrace", __version__)
@@ -183,6 +184,8 @@ class SpanAssembler:
         if name == TRACE_START:
             return []
         if name == TRACE_STOP:
+            if ev.data.get("reason") == ROTATED:
+                return []  # a part ended, the trace goes on in the next one
             return self.finish(ev.ts_ns)
         self._last_ns = max(self._last_ns, ev.ts_ns)
         data = ev.data
@@ -418,13 +421,23 @@ def file_spans(path: str | os.PathLike[str], *, service_name: str | None = None)
 
 
 def trace_files(path: str | os.PathLike[str]) -> list[Path]:
-    """A trace file and its joined child files, or every trace file of a directory."""
+    """A trace file and its joined child files, or every trace file of a directory.
+
+    A rotated trace is read whole from any of its parts, so a directory
+    lists only first parts (their ``trace.start`` names no ``prev_file_id``):
+    otherwise every part would export the whole chain again."""
     p = Path(path)
     if p.is_dir():
         from .._reading._open import looks_like_trace_name
+        from .._storage._header import read_start
 
-        return sorted(f for f in p.iterdir() if f.is_file() and looks_like_trace_name(f))
+        files = sorted(f for f in p.iterdir() if f.is_file() and looks_like_trace_name(f))
+        return [f for f in files if not _continues_a_part(read_start(f))]
     return [t.path for t in load_tree(p).traces()]
+
+
+def _continues_a_part(start: Event | None) -> bool:
+    return start is not None and bool(start.data.get("prev_file_id"))
 
 
 def batched(spans: Iterable[ReadableSpan], size: int) -> Iterator[list[ReadableSpan]]:
