@@ -25,6 +25,19 @@ GOLDEN = Path(__file__).parent / "golden"
 PACKAGE_ROOT = str(Path(asynctrace.__file__).resolve().parent.parent)
 
 
+def tail_follow(path: Path, *, interval_s: float, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``asynctrace tail -f -n 1000 PATH`` in a subprocess, its output as text pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "asynctrace", "tail", "-f", "-n", "1000",
+         "--interval", str(interval_s), str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        env=env if env is not None else {**os.environ, "PYTHONPATH": PACKAGE_ROOT},
+    )
+
+
 def run(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "PYTHONPATH": PACKAGE_ROOT, **env}
     full_env.pop("NO_COLOR", None)
@@ -194,26 +207,7 @@ def test_tail_follow_prints_new_events_until_trace_stop(tmp_path: Path) -> None:
     path = tmp_path / "live.jsonl"
     lines = [encode_line(ev) for ev in trace.lines]
     path.write_bytes(b"".join(lines[:3]))
-    env = {**os.environ, "PYTHONPATH": PACKAGE_ROOT}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "asynctrace",
-            "tail",
-            "-f",
-            "-n",
-            "1000",
-            "--interval",
-            "0.05",
-            str(path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        env=env,
-    )
+    proc = tail_follow(path, interval_s=0.05)
     try:
         time.sleep(0.5)
         with path.open("ab") as f:

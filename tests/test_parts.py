@@ -6,14 +6,13 @@ import json
 import os
 import queue
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 from _partgen import COLLECTOR, file_id, split, write_parts
 from _tracegen import research_trace
-from test_cli import PACKAGE_ROOT, run
+from test_cli import PACKAGE_ROOT, run, tail_follow
 
 import asynctrace
 from asynctrace._events._codec import encode_line
@@ -175,25 +174,7 @@ def test_tail_follow_goes_on_into_the_next_part_once_it_appears(tmp_path: Path) 
     first.write_bytes(b"".join(encode_line(ev) for ev in parts[0]))
     env = {**os.environ, "PYTHONPATH": PACKAGE_ROOT}
     env.pop("NO_COLOR", None)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "asynctrace",
-            "tail",
-            "-f",
-            "-n",
-            "1000",
-            "--interval",
-            "0.02",
-            str(first),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        env=env,
-    )
+    proc = tail_follow(first, interval_s=0.02, env=env)
     try:
         lines = _reader_thread(proc)
         seen = [_next_event(lines) for _ in parts[0]]
