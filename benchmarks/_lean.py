@@ -187,9 +187,11 @@ class LeanCollector:
         assert pool is not None
         write = self._file.write
         # One write in flight; batches encoded meanwhile coalesce in ``buf``
-        # and go out as one write when it is done.  The loop blocks on the
-        # write only past a backlog of ~1 MiB or ~2 ms: a busy loop that
-        # yields often would otherwise keep the writer thread from the GIL.
+        # and go out as one write when it is done.  The writer thread needs
+        # the GIL to finish a write, and a loop that never idles keeps it
+        # (asynctrace's writer module explains why), so the loop blocks on
+        # the write in flight once the backlog passes ~1 MiB or the write has
+        # been pending ~2 ms, whether or not new events arrived meanwhile.
         inflight: concurrent.futures.Future[Any] | None = None
         inflight_n = inflight_t = 0
         buf: list[bytes] = []
@@ -197,24 +199,32 @@ class LeanCollector:
         waiters: list[asyncio.Future[None]] = []
         stop = False
         while True:
-            if q.empty() and (buf or waiters or stop):
-                # Idle: finish the write in flight, then send what waits.
-                if inflight is not None:
-                    await asyncio.wrap_future(inflight)
-                    self.written += inflight_n
-                    inflight = None
-                if buf:
+            if inflight is not None and inflight.done():
+                inflight.result()
+                self.written += inflight_n
+                inflight = None
+            if q.empty():
+                if inflight is None and buf:
                     inflight = pool.submit(write, b"".join(buf))
                     inflight_n, inflight_t = buf_n, perf_counter_ns()
                     buf.clear()
                     buf_bytes = buf_n = 0
                     continue
-                for w in waiters:
-                    w.set_result(None)
-                waiters.clear()
-                if stop:
-                    return
-            item = await q.get()
+                if inflight is not None and (
+                    waiters or stop or perf_counter_ns() - inflight_t >= _BACKLOG_NS
+                ):
+                    inflight.result()  # blocks the loop: hands the GIL to the writer thread
+                    continue
+                if inflight is None:
+                    for w in waiters:
+                        w.set_result(None)
+                    waiters.clear()
+                    if stop:
+                        return
+                # Nothing to do until an event (or a flush, or the end) arrives.
+                item = await q.get()
+            else:
+                item = q.get_nowait()
             batch = []
             while True:
                 if type(item) is LeanEvent:
@@ -234,11 +244,10 @@ class LeanCollector:
             buf.append(blob)
             buf_bytes += len(blob)
             buf_n += len(batch)
-            if inflight is not None and not inflight.done():
+            if inflight is not None:
                 if buf_bytes < _BACKLOG_BYTES and perf_counter_ns() - inflight_t < _BACKLOG_NS:
                     continue
                 inflight.result()  # blocks the loop: hands the GIL to the writer thread
-            if inflight is not None:
                 self.written += inflight_n
             inflight = pool.submit(write, b"".join(buf))
             inflight_n, inflight_t = buf_n, perf_counter_ns()
