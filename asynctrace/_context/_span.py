@@ -94,6 +94,7 @@ class Span:
         "_attrs",
         "_children",
         "_collectors",
+        "_fast_stop",
         "_given_parent",
         "_names",
         "_parent",
@@ -127,6 +128,8 @@ class Span:
         # The remote W3C parent this span (or an ancestor) continues, if any.
         self.remote: TraceParent | None = None
         self._stopped = False
+        # Set by a collector whose built-in steps passed the start unchanged.
+        self._fast_stop = False
         self.span_id = ""
         self.parent_span_id: str | None = None
         self._start_mono = 0
@@ -243,7 +246,7 @@ class Span:
     def _deliver_stop(self, ev: Event) -> None:
         collectors = self._collectors
         if len(collectors) == 1:
-            collectors[0]._stop(self, ev)
+            collectors[0]._stop(self, ev, self._fast_stop and len(ev.data) == 1)
             return
         for c in collectors:
             c._stop(self, own_copy(ev))
@@ -307,7 +310,8 @@ class Span:
         if ev is not None:
             collectors = self._collectors
             if len(collectors) == 1:  # _deliver_stop's common case, one call less
-                collectors[0]._stop(self, ev)
+                # Nothing but the name (set() and errors add keys): as it started.
+                collectors[0]._stop(self, ev, self._fast_stop and len(ev.data) == 1)
             else:
                 self._deliver_stop(ev)
 
@@ -315,6 +319,7 @@ class Span:
 
     def set(self, **attrs: Any) -> None:
         """Add attributes to the ``{kind}.stop`` event (ignored once it is stopped)."""
+        self._fast_stop = False  # set(name=...) could change the one key the stop has
         self._attrs.update(attrs)
 
     def event(self, name: str, **data: Any) -> None:

@@ -85,6 +85,7 @@ class Pipeline:
         "_snap",
         "errors",
         "filtered",
+        "flat",
     )
 
     def __init__(self, processors: Iterable[Processor] = ()) -> None:
@@ -104,6 +105,13 @@ class Pipeline:
         self._snap = None if fast is None else fast.snapshot
         self._known = None if fast is None else fast.known
         self._rest: list[Processor] = self._procs[1:] if fast is not None else self._procs
+        # The whole chain is the built-in head: a producer that checks an
+        # event with ``flat`` (and its header) has run the pipeline.  Fixed
+        # for good: processors are only ever removed.
+        self.flat: Callable[[dict[Any, Any]], int] | None = (
+            fast.flat if fast is not None and not self._rest else None
+        )
+        """``FastPath.flat`` when the chain is only the built-in steps, else None."""
         self.filtered = 0
         """Events dropped on purpose by a processor raising DropEvent."""
         self.errors = 0

@@ -50,6 +50,16 @@ _CLOSED: Final = "closed"
 _ABORTED_REASONS: Final = frozenset({"signal", "atexit"})
 
 
+def _plain_header(ev: Event) -> bool:
+    """The header test of the sanitizer (``fix_header``) passes: nothing to fix."""
+    event, agent_id, status = ev.event, ev.agent_id, ev.status
+    return (
+        event.isascii()
+        and (agent_id is None or agent_id.isascii())
+        and (status is None or status.isascii())
+    )
+
+
 async def _in_daemon_thread(fn: Callable[[], object]) -> None:
     """Run *fn* on a daemon thread of its own and await it: exit never waits for it."""
     loop = asyncio.get_running_loop()
@@ -114,6 +124,7 @@ class Collector:
         self.parent_span_id = parent_span_id
         self._start_data = start_data
         self._pipeline = pipeline
+        self._flat = pipeline.flat
         self._adm = Admission(max_mailbox_len, max_mailbox_bytes)
         self._lines = LineEncoder(trace_id, max_event_bytes, summary)
         self._exporters = Exporters(exporters)
@@ -144,6 +155,13 @@ class Collector:
 
         *owned*: ``ev.data`` was made for this event alone (see ``Pipeline``)."""
         ev.trace_id = self.trace_id
+        flat = self._flat
+        if owned and flat is not None and get_ident() == self._loop_thread:
+            # The common case in one pass: the whole pipeline is the built-in
+            # head, and its flat check measures the event for the mailbox too.
+            chars = flat(ev.data)
+            if chars >= 0 and _plain_header(ev):
+                return self._adm.offer(ev, False, chars) is True
         out = self._pipeline(ev, owned)
         if out is None:
             return False
@@ -154,6 +172,11 @@ class Collector:
     async def _put(self, ev: Event, timeout: float | None, owned: bool = False) -> bool:
         """An event, waiting while the mailbox is full (see ``Sink.emit``)."""
         ev.trace_id = self.trace_id
+        flat = self._flat
+        if owned and flat is not None and get_ident() == self._loop_thread:
+            chars = flat(ev.data)
+            if chars >= 0 and _plain_header(ev):
+                return await self._adm.put(ev, timeout, None, chars)
         out = self._pipeline(ev, owned)
         if get_ident() != self._loop_thread:
             # Awaited on another thread's loop: wait in a worker thread, not on it.
@@ -181,18 +204,30 @@ class Collector:
         or, if *can_wait* and there is no room, returned to be ``_start_wait``-ed.
 
         ``ev.data`` is the span's own attributes dict, which the span no
-        longer holds (a copy per collector when there are several): owned."""
+        longer holds (a copy per collector when there are several): owned.
+        A start that passed the built-in steps unchanged on the loop thread
+        marks the span ``_fast_stop``: its stop, if it carries nothing but
+        the same name, needs no processing (see ``_stop``)."""
         ev.trace_id = self.trace_id
-        out = self._pipeline(ev, True)
-        if out is None:
-            return None
         adm = self._adm
+        flat = self._flat
         if get_ident() == self._loop_thread:
-            accepted = adm.offer(out, can_wait)
+            chars = -1 if flat is None else flat(ev.data)
+            if chars >= 0 and (ev.agent_id is None or ev.agent_id.isascii()):
+                out: Event | None = ev
+                span._fast_stop = True
+            else:
+                out = self._pipeline(ev, True)
+                if out is None:
+                    return None
+            accepted = adm.offer(out, can_wait, chars)
             if accepted is None:
                 return out
             if accepted:
                 adm.spans.add(span)
+            return None
+        out = self._pipeline(ev, True)
+        if out is None:
             return None
         out.thread_id = get_native_id()
         with adm.lock:  # accepted and open together, or neither, as the close path sees it
@@ -204,23 +239,27 @@ class Collector:
         """Wait for room for a span's start; cancelled: shed, and the span never opened."""
         await self._adm.put(ev, None, span)
 
-    def _stop(self, span: SpanLike, ev: Event) -> None:
+    def _stop(self, span: SpanLike, ev: Event, processed: bool = False) -> None:
         """A span's stop: written (past the bound) if its start was, else shed with it.
 
-        ``ev.data`` is fresh and the span stopped: ``set()`` no longer
-        reaches it, so the known-clean shortcut applies (``run_known``)."""
+        *processed*: ``ev.data`` is the span's name alone and its start went
+        through ``flat`` unchanged, so the pipeline (only the built-in head)
+        would change nothing.  Otherwise ``ev.data`` is fresh and the span
+        stopped: ``set()`` no longer reaches it, so the known-clean shortcut
+        applies (``run_known``)."""
         ev.trace_id = self.trace_id
-        out = self._pipeline.run_known(ev)
+        out = ev if processed else self._pipeline.run_known(ev)
         adm = self._adm
         if get_ident() == self._loop_thread:
             # _settle_stop inline: this runs once per span.
-            spans = adm.spans
-            if span in spans:
-                spans.discard(span)
+            try:
+                adm.spans.remove(span)
+            except KeyError:
                 if out is not None:
-                    adm.force(out)
-            elif out is not None:
-                adm.shed(FULL if adm.open else CLOSED)
+                    adm.shed(FULL if adm.open else CLOSED)
+                return
+            if out is not None:
+                adm.force(out)
             return
         with adm.lock:  # open-or-not and the stop's fate together, as the close path sees it
             self._settle_stop(span, out, adm.force_threadsafe)
