@@ -214,24 +214,25 @@ class Collector:
         if get_ident() == self._loop_thread:
             chars = -1 if flat is None else flat(ev.data)
             if chars >= 0 and (ev.agent_id is None or ev.agent_id.isascii()):
-                out: Event | None = ev
+                out = ev
                 span._fast_stop = True
             else:
-                out = self._pipeline(ev, True)
-                if out is None:
+                processed = self._pipeline(ev, True)
+                if processed is None:
                     return None
+                out = processed
             accepted = adm.offer(out, can_wait, chars)
             if accepted is None:
                 return out
             if accepted:
                 adm.spans.add(span)
             return None
-        out = self._pipeline(ev, True)
-        if out is None:
+        other = self._pipeline(ev, True)
+        if other is None:
             return None
-        out.thread_id = get_native_id()
+        other.thread_id = get_native_id()
         with adm.lock:  # accepted and open together, or neither, as the close path sees it
-            if adm.push_threadsafe(out):
+            if adm.push_threadsafe(other):
                 self._adm.spans.add(span)
         return None
 
