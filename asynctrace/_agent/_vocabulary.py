@@ -9,11 +9,12 @@ async function that waits while a mailbox is full and a ``*_nowait`` twin.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from time import monotonic_ns, time_ns
+from time import monotonic_ns
 from typing import Any
 
 from .._context._span import NOOP_SPAN, NoopSpan, Span, offer, offer_nowait
 from .._context._state import COLLECTORS, CURRENT_SPAN
+from .._events import _clock
 from .._events._schema import Event
 from ._cost import DEFAULT_PRICES, PriceTable
 
@@ -210,7 +211,7 @@ def run(name: str, *, input: Any = None, **attrs: Any) -> Span | NoopSpan:
 def _point(name: str, data: dict[str, Any], *, duration_ns: int | None = None, status: str | None = None) -> Event:
     current = CURRENT_SPAN.get()
     return Event(
-        ts_ns=time_ns(),
+        ts_ns=_clock.now_ns(),
         event=name,
         parent_span_id=None if current is None else current.span_id,
         duration_ns=duration_ns,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from time import monotonic_ns, time_ns
+from time import monotonic_ns
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Protocol, Self, runtime_checkable
 
 from msgspec.structs import replace
 
+from .._events import _clock
 from .._events._ids import new_span_id
 from .._events._mapping import check_event_name
 from .._events._schema import Event
@@ -110,7 +111,12 @@ class Span:
     )
 
     def __init__(
-        self, name: str, kind: str, attrs: dict[str, Any], collectors: tuple[Collector, ...]
+        self,
+        name: str,
+        kind: str,
+        attrs: dict[str, Any],
+        collectors: tuple[Collector, ...],
+        given: tuple[Span | None, TraceParent | None] | None = None,
     ) -> None:
         self.name = name
         self.kind = kind
@@ -118,13 +124,16 @@ class Span:
         self._names = names if names is not None else span_names(kind)
         self._collectors = collectors
         # agent_id is a top-level field of the schema, not data.
-        self.agent_id: str | None = attrs.pop("agent_id", None) if "agent_id" in attrs else None
-        if self.agent_id is not None and not isinstance(self.agent_id, str):
-            raise TypeError(f"agent_id must be a str, got {type(self.agent_id).__name__}")
+        if "agent_id" in attrs:
+            agent_id = attrs.pop("agent_id")
+            if agent_id is not None and not isinstance(agent_id, str):
+                raise TypeError(f"agent_id must be a str, got {type(agent_id).__name__}")
+            self.agent_id: str | None = agent_id
+        else:
+            self.agent_id = None
         self._attrs = attrs
         self._children: list[str] | None = None
-        self._parent: Span | None = None
-        self._given_parent: tuple[Span | None, TraceParent | None] | None = None
+        self._given_parent = given
         # The remote W3C parent this span (or an ancestor) continues, if any.
         self.remote: TraceParent | None = None
         self._stopped = False
@@ -132,8 +141,8 @@ class Span:
         self._fast_stop = False
         self.span_id = ""
         self.parent_span_id: str | None = None
-        self._start_mono = 0
         self.start_ts_ns = 0
+        # _parent and _start_mono are set on entry: nothing reads them before.
 
     def __repr__(self) -> str:
         return f"<Span {self.kind}:{self.name} {self.span_id or 'unstarted'}>"
@@ -144,23 +153,27 @@ class Span:
         given = self._given_parent
         if given is None:
             parent = CURRENT_SPAN.get()
-            if parent is not None and parent._stopped:
-                parent = parent._open_ancestor()
-            self.remote = None if parent is None else parent.remote
-            self.parent_span_id = None if parent is None else parent.span_id
+            if parent is not None:
+                if parent._stopped:
+                    parent = parent._open_ancestor()
+                if parent is not None:
+                    self.remote = parent.remote
+                    self.parent_span_id = parent.span_id
         else:
             parent = self._start_under(given)
         self._parent = parent
-        self.span_id = new_span_id()
-        self.start_ts_ns = ts = time_ns()
-        self._start_mono = monotonic_ns()
+        self.span_id = sid = new_span_id()
+        # One clock read: the start's wall time and the duration's origin (_clock).
+        self._start_mono = mono = monotonic_ns()
+        self.start_ts_ns = ts = mono + _clock.offset_ns
         data = self._attrs
-        data["name"] = self.name
-        self._attrs = {"name": self.name}  # from now on: what set() adds to the stop
+        name = self.name
+        data["name"] = name
+        self._attrs = {"name": name}  # from now on: what set() adds to the stop
         return Event(
             ts_ns=ts,
             event=self._names[0],
-            span_id=self.span_id,
+            span_id=sid,
             parent_span_id=self.parent_span_id,
             agent_id=self.agent_id,
             data=data,
@@ -221,15 +234,15 @@ class Span:
         return local
 
     def _stop_event(self, status: str, data: dict[str, Any]) -> Event:
-        # Two clock reads, on purpose: start + monotonic duration would order
-        # the stops of nested spans by when each span happened to read its two
-        # clocks at start, and a child could then appear to stop after its parent.
+        # One clock read (see _clock): the stop is exactly its start plus its
+        # duration, so a child never appears to stop after its parent.
+        mono = monotonic_ns()
         return Event(
-            ts_ns=time_ns(),
+            ts_ns=mono + _clock.offset_ns,
             event=self._names[1],
             span_id=self.span_id,
             parent_span_id=self.parent_span_id,
-            duration_ns=monotonic_ns() - self._start_mono,
+            duration_ns=mono - self._start_mono,
             status=status,
             agent_id=self.agent_id,
             data=data,
@@ -328,7 +341,10 @@ class Span:
         Every keyword goes under ``data`` as it is.
         """
         ev = Event(
-            ts_ns=time_ns(), event=check_event_name(name), parent_span_id=self.span_id or None, data=data
+            ts_ns=_clock.now_ns(),
+            event=check_event_name(name),
+            parent_span_id=self.span_id or None,
+            data=data,
         )
         offer_nowait(self._collectors, ev)
 
@@ -423,9 +439,7 @@ def span(name: str, *, kind: str = "span", parent: object = None, **attrs: Any) 
         return NOOP_SPAN
     if type(name) is not str:
         raise TypeError(f"span name must be a str, got {type(name).__name__}")
-    s = Span(name, kind, attrs, collectors)
-    s._given_parent = given
-    return s
+    return Span(name, kind, attrs, collectors, given)
 
 
 def current_span() -> Span | None:

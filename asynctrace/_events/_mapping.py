@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from time import time_ns
+from time import monotonic_ns
 from typing import Any, Final
 
+from . import _clock
 from ._schema import RESERVED_EVENTS, STATUSES, TOP_LEVEL_FIELDS, Event
 
 _STR_FIELDS: Final = ("span_id", "parent_span_id", "status", "agent_id")
@@ -42,7 +43,7 @@ def event_from_mapping(event: Mapping[str, Any]) -> Event:
         if type(name) is str and name and name not in RESERVED_EVENTS and _SPECIAL_KEYS.isdisjoint(event):
             copied = event.copy()
             del copied["event"]
-            return Event(ts_ns=time_ns(), event=name, data=copied)
+            return Event(ts_ns=monotonic_ns() + _clock.offset_ns, event=name, data=copied)
     elif not isinstance(event, Mapping):
         raise TypeError(f"an event must be a mapping, got {type(event).__name__}")
     name = check_event_name(event.get("event"))
@@ -67,7 +68,7 @@ def event_from_mapping(event: Mapping[str, Any]) -> Event:
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise TypeError(f"event field {key!r} must be an int, got {type(value).__name__}")
     ts_ns = top.pop("ts_ns", None)
-    return Event(ts_ns=time_ns() if ts_ns is None else ts_ns, event=name, data=data, **top)
+    return Event(ts_ns=_clock.now_ns() if ts_ns is None else ts_ns, event=name, data=data, **top)
 
 
 def point_event(name: str, data: dict[str, Any], parent_span_id: str | None) -> Event:
@@ -82,7 +83,7 @@ def point_event(name: str, data: dict[str, Any], parent_span_id: str | None) -> 
             "(pass the value under another keyword)"
         )
     ev = event_from_mapping({"event": name, **data}) if data else Event(
-        ts_ns=time_ns(), event=check_event_name(name), data={}
+        ts_ns=_clock.now_ns(), event=check_event_name(name), data={}
     )
     if ev.parent_span_id is None:
         ev.parent_span_id = parent_span_id

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 from msgspec.structs import replace
 
+from .._events import _clock
 from .._events._schema import SCHEMA_VERSION, TRACE_START, TRACE_STOP, Counts, Event
 from .._processing._pipeline import Pipeline
 from .._version import __version__
@@ -350,7 +351,8 @@ class Collector:
             )
             if self._compress is not None:
                 writer.thread.on_part_closed = self._part_compressions.start
-        start = Event(ts_ns=time.time_ns(), event=TRACE_START, data=self._start_data)
+        _clock.reanchor()
+        start = Event(ts_ns=_clock.now_ns(), event=TRACE_START, data=self._start_data)
         writer.add_own_line(start)
         self._exporters.open(start)
         _shutdown.register(self)
@@ -469,7 +471,7 @@ class Collector:
     def _stop_event(self, reason: str, status: str) -> Event:
         counts = self._counts()
         return Event(
-            ts_ns=time.time_ns(),
+            ts_ns=_clock.now_ns(),
             event=TRACE_STOP,
             duration_ns=time.monotonic_ns() - self._start_mono_ns,
             status=status,

@@ -9,7 +9,6 @@ The writer thread only opens the files this names (``WriteThread``).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import msgspec
 from msgspec.structs import replace
 
+from .._events import _clock
 from .._events._ids import new_file_id
 from .._events._schema import TRACE_START, TRACE_STOP, Counts, Event
 from .._storage._rotation import next_part_path, next_start_data, part_is_full, rotated_stop_data
@@ -59,7 +59,7 @@ class Rotator:
         # yet: the lines still in the backlog are written before this stop.
         counts = replace(counts, written=max(self.encoded - counts.write_errors, 0))
         return Event(
-            ts_ns=time.time_ns(),
+            ts_ns=_clock.now_ns(),
             event=TRACE_STOP,
             duration_ns=self._elapsed_ns(),
             status="ok",
@@ -79,4 +79,4 @@ class Rotator:
         self.size = 0
         self.lines = 0
         data = next_start_data(self._start_data, part=self.part, prev_file_id=prev, file_id=file_id)
-        return Event(ts_ns=time.time_ns(), event=TRACE_START, data=data), path
+        return Event(ts_ns=_clock.now_ns(), event=TRACE_START, data=data), path

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from .._events import _clock
 from .._events._schema import Event
 from ._admission import Admission
 from ._exporter import Exporters
@@ -45,6 +46,8 @@ _BLOCK_PAUSE_MAX_S: Final = 0.016
 _BACKLOG_BATCHES: Final = 4
 # How long the writer may keep the loop to encode a backlog before it yields.
 _TURN_S: Final = 0.0005
+# How often the producers' clock is anchored to the wall clock again.
+_ANCHOR_S: Final = 1.0
 
 
 class WriteJob:
@@ -201,6 +204,7 @@ class Writer:
         self.job: WriteJob | None = None
         self._block_pause = _COALESCE_S
         self._next_block = 0.0
+        self._next_anchor = time.perf_counter() + _ANCHOR_S
         self._flushes: list[tuple[int, int, asyncio.Future[bool]]] = []
         self._warned = False
         self.stopped = False  # set by the close path: the task must not touch anything more
@@ -326,6 +330,10 @@ class Writer:
     def _submit(self) -> None:
         job = self.job = self._cut()
         self.thread.submit(job)
+        if job.submitted >= self._next_anchor:
+            # Follow a stepped wall clock within a second (see _clock).
+            _clock.reanchor()
+            self._next_anchor = job.submitted + _ANCHOR_S
 
     def _harvest(self) -> None:
         job = self.job
