@@ -74,26 +74,23 @@ class LineEncoder:
         flush (an error or a checkpoint), and the mailbox bytes the batch
         held (each queued event's ``seq`` carries its estimate until here).
         """
-        out: list[Event] = []
         urgent = False
         seq = self.seq
         held = 0
+        agents = False
         for ev in batch:
             held += ev.seq
-            if ev.agent_id is not None and "agent_config" in ev.data:
-                config = ev.data.pop("agent_config")
-                if ev.agent_id not in self._agents:
-                    self._agents.add(ev.agent_id)
-                    cfg = self._config_event(ev, config)
-                    cfg.seq = seq
-                    seq += 1
-                    out.append(cfg)
             ev.seq = seq
             seq += 1
+            if ev.agent_id is not None:
+                agents = True
             if ev.event in _URGENT_EVENTS or ev.status == "error":
                 urgent = True
-            out.append(ev)
-        self.seq = seq
+        if agents:
+            out = self._with_configs(batch)  # numbered again, config lines included
+        else:
+            out = batch  # the common case: no line to add, no second list
+            self.seq = seq
         try:
             blob = ENCODER.encode_lines(out)
         except (TypeError, ValueError, msgspec.EncodeError, UnicodeEncodeError):
@@ -106,6 +103,26 @@ class LineEncoder:
         # event was renamed in place, as the file has them.
         self.summary.add_batch(batch)
         return blob, out, urgent, held
+
+    def _with_configs(self, batch: list[Event]) -> list[Event]:
+        """*batch* numbered from ``self.seq`` again, with an ``agent.config``
+        line before the first event of each agent this file has none for."""
+        out: list[Event] = []
+        seq = self.seq
+        for ev in batch:
+            if ev.agent_id is not None and "agent_config" in ev.data:
+                config = ev.data.pop("agent_config")
+                if ev.agent_id not in self._agents:
+                    self._agents.add(ev.agent_id)
+                    cfg = self._config_event(ev, config)
+                    cfg.seq = seq
+                    seq += 1
+                    out.append(cfg)
+            ev.seq = seq
+            seq += 1
+            out.append(ev)
+        self.seq = seq
+        return out
 
     def encode_parts(self, batch: list[Event], rot: Rotator) -> tuple[list[Piece], bool, int]:
         """:meth:`encode` for a rotating trace: line by line, cut into pieces.
