@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from time import monotonic_ns
 from typing import Any
 
-from .._context._span import NOOP_SPAN, NoopSpan, Span, offer, offer_nowait
-from .._context._state import COLLECTORS, CURRENT_SPAN
+from .._context._span import NOOP_SPAN, NoopSpan, Span, current_span, offer, offer_nowait
+from .._context._state import COLLECTORS
 from .._events import _clock
 from .._events._schema import Event
 from ._cost import DEFAULT_PRICES, PriceTable
@@ -71,8 +71,8 @@ class LLMSpan(Span):
 
     def first_token(self) -> None:
         """Mark the first streamed token: records ``ttft_ns`` from the span's start."""
-        if "ttft_ns" not in self._attrs:
-            self._attrs["ttft_ns"] = monotonic_ns() - self._start_mono
+        if self.span_id and "ttft_ns" not in self._attrs:
+            self.set(ttft_ns=monotonic_ns() - self._start_mono)
 
     def usage(self, input_tokens: int = 0, output_tokens: int = 0, cached_tokens: int = 0) -> None:
         """Record token counts; the cost is computed now from the price table.
@@ -80,14 +80,14 @@ class LLMSpan(Span):
         ``cached_tokens`` is the part of ``input_tokens`` served from a cache.
         An unknown model gets ``cost_usd: null``, never 0.
         """
-        self._attrs.update(_usage(self._model, input_tokens, output_tokens, cached_tokens, self._prices))
+        self.set(**_usage(self._model, input_tokens, output_tokens, cached_tokens, self._prices))
 
     def finish(self, reason: str | None = None, output: Any = None) -> None:
         """Record the finish reason and (a preview of) the output."""
         if reason is not None:
-            self._attrs["finish_reason"] = reason
+            self.set(finish_reason=reason)
         if output is not None:
-            self._attrs["output"] = clip(output)
+            self.set(output=clip(output))
 
 
 class NoopLLMSpan(NoopSpan):
@@ -116,7 +116,7 @@ class ToolSpan(Span):
 
     def result(self, value: Any) -> None:
         """Record (a clipped preview of) the tool's result."""
-        self._attrs["result"] = clip(value, self._result_chars)
+        self.set(result=clip(value, self._result_chars))
 
 
 class NoopToolSpan(NoopSpan):
@@ -209,7 +209,7 @@ def run(name: str, *, input: Any = None, **attrs: Any) -> Span | NoopSpan:
 
 
 def _point(name: str, data: dict[str, Any], *, duration_ns: int | None = None, status: str | None = None) -> Event:
-    current = CURRENT_SPAN.get()
+    current = current_span()  # never a stopped span
     return Event(
         ts_ns=_clock.now_ns(),
         event=name,

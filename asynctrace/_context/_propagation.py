@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from .._events._ids import new_file_id, new_span_id
 from .._events._mapping import point_event
 from .._events._schema import Event
-from ._span import Span, offer, offer_nowait
+from ._span import Span, current_span, offer, offer_nowait
 from ._state import COLLECTORS, CURRENT_SPAN, UNSAMPLED
 from ._w3c import FLAG_SAMPLED, TraceParent, inject_parent
 
@@ -86,7 +86,7 @@ class Context:
 
 def capture() -> Context:
     """Capture the current trace context, to carry into a thread or process."""
-    return Context(COLLECTORS.get(), CURRENT_SPAN.get(), UNSAMPLED.get())
+    return Context(COLLECTORS.get(), current_span(), UNSAMPLED.get())
 
 
 class AttachToken:
@@ -222,9 +222,7 @@ def inject(headers: MutableMapping[str, str]) -> MutableMapping[str, str]:
 
 
 def _point_event(name: str, data: dict[str, Any]) -> Event:
-    current = CURRENT_SPAN.get()
-    if current is not None and current._stopped:
-        current = current._open_ancestor()
+    current = current_span()
     return point_event(name, data, None if current is None else current.span_id)
 
 

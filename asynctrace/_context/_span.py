@@ -194,14 +194,15 @@ class Span:
         # ones alive, yet must still know whom to hand its children to.
         parent = self._parent
         if parent is not None and parent._stopped:
-            parent = self._parent = parent._open_ancestor()
-        if CURRENT_SPAN.get() is self:
-            CURRENT_SPAN.set(parent)
-        data = self._attrs
+            self._parent = parent._open_ancestor()
+        # The current-span ContextVar is left as it is: a stopped span that
+        # is current is never a parent (readers take its nearest open
+        # ancestor), and not setting it back saves a ContextVar.set -- a new
+        # context mapping -- per span.  Closing a collector settles it.
         # The stop owns that dict from now on (it is not copied again on the
-        # way to the mailbox): whatever writes to the span's attributes
-        # later -- set(), an llm span's usage() -- writes to a throwaway.
-        self._attrs = {}
+        # way to the mailbox): set() -- and so an llm span's usage() -- no
+        # longer writes to it once the span is stopped.
+        data = self._attrs
         status = "ok" if exc is None else status_of(exc)
         if status == "error" and exc is not None:
             data["error_type"] = type(exc).__qualname__
@@ -332,6 +333,8 @@ class Span:
 
     def set(self, **attrs: Any) -> None:
         """Add attributes to the ``{kind}.stop`` event (ignored once it is stopped)."""
+        if self._stopped:
+            return
         self._fast_stop = False  # set(name=...) could change the one key the stop has
         self._attrs.update(attrs)
 
@@ -432,14 +435,29 @@ def span(name: str, *, kind: str = "span", parent: object = None, **attrs: Any) 
     its caller), a ``Span``, or what ``capture()`` returned.
     """
     collectors = COLLECTORS.get()
-    if kind not in _NAMES:
-        span_names(kind)
-    given = None if parent is None else resolve_span_parent(parent)
     if not collectors:
+        # Misuse is loud with tracing off too.
+        if kind not in _NAMES:
+            span_names(kind)
+        if parent is not None:
+            resolve_span_parent(parent)
         return NOOP_SPAN
+    given = None if parent is None else resolve_span_parent(parent)
     if type(name) is not str:
         raise TypeError(f"span name must be a str, got {type(name).__name__}")
     return Span(name, kind, attrs, collectors, given)
+
+
+def settle_current() -> None:
+    """Make this context's current span an open one (or ``None``).
+
+    Spans leave the ContextVar pointing at themselves when they stop (see
+    ``Span._end``); a closing collector calls this so that the context does
+    not keep a stopped span -- and the closed collector it names -- alive.
+    """
+    current = CURRENT_SPAN.get()
+    if current is not None and current._stopped:
+        CURRENT_SPAN.set(current._open_ancestor())
 
 
 def current_span() -> Span | None:

@@ -161,7 +161,14 @@ class Collector:
             # The common case in one pass: the whole pipeline is the built-in
             # head, and its flat check measures the event for the mailbox too.
             chars = flat(ev.data)
-            if chars >= 0 and _plain_header(ev):
+            # _plain_header inline: this runs on every event.
+            event, agent_id, status = ev.event, ev.agent_id, ev.status
+            if (
+                chars >= 0
+                and event.isascii()
+                and (agent_id is None or agent_id.isascii())
+                and (status is None or status.isascii())
+            ):
                 return self._adm.offer(ev, False, chars) is True
         out = self._pipeline(ev, owned)
         if out is None:

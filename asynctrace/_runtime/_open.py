@@ -14,6 +14,7 @@ import anyio
 
 from .._agent._summary import SummaryBuilder
 from .._context import _state
+from .._context._span import settle_current
 from .._context._w3c import FLAG_SAMPLED
 from .._events._schema import TRACE_START, Counts, Event
 from .._processing._filters import KindFilter
@@ -342,6 +343,7 @@ class collector:
             self._saved = None
         else:
             _state.pop_collector(trace)
+        settle_current()
         await trace._close(exc)
         return None
 
