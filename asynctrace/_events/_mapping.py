@@ -11,7 +11,7 @@ from ._schema import RESERVED_EVENTS, STATUSES, TOP_LEVEL_FIELDS, Event
 
 _STR_FIELDS: Final = ("span_id", "parent_span_id", "status", "agent_id")
 # Keys that need the general path: lifted to the top level, or merged.
-_SPECIAL_KEYS: Final = TOP_LEVEL_FIELDS | {"data"}
+SPECIAL_KEYS: Final = TOP_LEVEL_FIELDS | {"data"}
 
 
 def check_event_name(name: object) -> str:
@@ -40,7 +40,7 @@ def event_from_mapping(event: Mapping[str, Any]) -> Event:
         # The common event: a plain dict of data keys.  Same result as the
         # loop below, in one C-level copy.
         name = event.get("event")
-        if type(name) is str and name and name not in RESERVED_EVENTS and _SPECIAL_KEYS.isdisjoint(event):
+        if type(name) is str and name and name not in RESERVED_EVENTS and SPECIAL_KEYS.isdisjoint(event):
             copied = event.copy()
             del copied["event"]
             return Event(ts_ns=monotonic_ns() + _clock.offset_ns, event=name, data=copied)

@@ -83,9 +83,11 @@ class Pipeline:
         "_redactors",
         "_rest",
         "_snap",
+        "admit_key",
         "errors",
         "filtered",
         "flat",
+        "values",
     )
 
     def __init__(self, processors: Iterable[Processor] = ()) -> None:
@@ -108,10 +110,12 @@ class Pipeline:
         # The whole chain is the built-in head: a producer that checks an
         # event with ``flat`` (and its header) has run the pipeline.  Fixed
         # for good: processors are only ever removed.
-        self.flat: Callable[[dict[Any, Any]], int] | None = (
-            fast.flat if fast is not None and not self._rest else None
-        )
+        only = fast if fast is not None and not self._rest else None
+        self.flat: Callable[[dict[Any, Any]], int] | None = None if only is None else only.flat
         """``FastPath.flat`` when the chain is only the built-in steps, else None."""
+        # flat's two halves, for a producer that keeps its own cache of keys.
+        self.values: Callable[[dict[Any, Any]], int] | None = None if only is None else only.values
+        self.admit_key: Callable[[Any], bool] | None = None if only is None else only.admit_key
         self.filtered = 0
         """Events dropped on purpose by a processor raising DropEvent."""
         self.errors = 0

@@ -208,6 +208,7 @@ class Admission:
             self.accepted += 1
             self.bytes_in += size
             if self._consumer_asleep:
+                self._consumer_asleep = False  # one wake-up is enough
                 self._wake()
             return True
         if not self.open:
@@ -225,6 +226,7 @@ class Admission:
         self.accepted += 1
         self.bytes_in += FORCED_BYTES
         if self._consumer_asleep:
+            self._consumer_asleep = False
             self._wake()
 
     async def put(

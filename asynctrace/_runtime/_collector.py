@@ -121,11 +121,11 @@ class Collector:
         self.file_id = file_id
         self.trace_flags = trace_flags
         self.tracestate = tracestate
-        self.sink = Sink(self)
         self.parent_span_id = parent_span_id
         self._start_data = start_data
         self._pipeline = pipeline
         self._flat = pipeline.flat
+        self.sink = Sink(self)
         self._adm = Admission(max_mailbox_len, max_mailbox_bytes)
         self._lines = LineEncoder(trace_id, max_event_bytes, summary)
         self._exporters = Exporters(exporters)
