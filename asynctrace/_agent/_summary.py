@@ -74,6 +74,18 @@ def _int(value: object) -> int:
     return value if type(value) is int else 0
 
 
+def _tally(lines: list[Event]) -> dict[tuple[str, Any], int]:
+    """How many of *lines* there are per (name, status)."""
+    names = [ev.event for ev in lines]
+    statuses = [ev.status for ev in lines]
+    first = statuses[0]
+    if statuses.count(first) == len(statuses):
+        # The usual batch: the same status on every line that counts (stops
+        # "ok", calls without one), so the names alone are counted, in C.
+        return {(name, first): n for name, n in Counter(names).items()}
+    return Counter(zip(names, statuses))
+
+
 class SummaryBuilder:
     """Accumulates the ``summary`` object of ``trace.stop`` one event at a time.
 
@@ -153,7 +165,7 @@ class SummaryBuilder:
     def add_batch(self, events: Sequence[Event]) -> None:
         """Account for written producer lines: the same as ``add`` on each, in order.
 
-        Lines are tallied per (name, status) in one C-level pass; only the
+        Lines are tallied per (name, status) in C-level passes; only the
         tallies of stop, call and error names are accounted, by count, and
         only ``llm`` lines (their tokens and cost are per line) one by one.
         """
@@ -161,7 +173,8 @@ class SummaryBuilder:
             return
         plain = self._plain
         try:
-            tally = Counter([(ev.event, ev.status) for ev in events if ev.event not in plain])
+            notable = [ev for ev in events if ev.event not in plain]
+            tally = _tally(notable) if notable else {}
         except TypeError:  # an unhashable name or status, set by a user processor
             for ev in events:
                 self.add(ev)
