@@ -83,7 +83,7 @@ def _tally(lines: list[Event]) -> dict[tuple[str, Any], int]:
         # The usual batch: the same status on every line that counts (stops
         # "ok", calls without one), so the names alone are counted, in C.
         return {(name, first): n for name, n in Counter(names).items()}
-    return Counter(zip(names, statuses))
+    return Counter(zip(names, statuses, strict=True))
 
 
 class SummaryBuilder:

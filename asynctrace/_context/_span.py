@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable
 from time import monotonic_ns
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, Self, TypeVar, runtime_checkable
 
 from msgspec.structs import replace
 
@@ -69,6 +70,40 @@ async def offer(collectors: tuple[Collector, ...], ev: Event) -> None:
     single = len(collectors) == 1
     for c in collectors:
         await c._put(ev if single else own_copy(ev), None, True)
+
+
+# ------------------------------------------------------------ done awaitables
+#
+# ``async with`` awaits what __aenter__ and __aexit__ return.  A coroutine
+# costs a frame every time; an asyncio future that is already done costs
+# none: awaiting it hands back its result at once, in C, without touching
+# its loop -- so it works under any running loop, from any thread.  The
+# methods that never wait return one of those, made once, on first use
+# under a running asyncio loop (without one, a plain coroutine).
+
+_T = TypeVar("_T")
+_EXITED: asyncio.Future[None] | None = None
+
+
+def _done(value: _T) -> asyncio.Future[_T] | None:
+    try:
+        fut: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+    except RuntimeError:
+        return None
+    fut.set_result(value)
+    return fut
+
+
+async def _now(value: _T) -> _T:
+    return value
+
+
+def _exited() -> Awaitable[None]:
+    """What ``__aexit__`` returns: a done future holding None."""
+    global _EXITED
+    if _EXITED is None:
+        _EXITED = _done(None)
+    return _EXITED if _EXITED is not None else _now(None)
 
 
 class Span:
@@ -316,10 +351,11 @@ class Span:
                 c._stop(self, own_copy(stop))
             raise
 
-    async def __aexit__(
+    def __aexit__(
         self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        # Never waits: a started span's stop goes in past the mailbox's bound.
+    ) -> Awaitable[None]:
+        # Never waits: a started span's stop goes in past the mailbox's bound,
+        # here, in the call; what is awaited is already done (see _exited).
         ev = self._end(exc)
         if ev is not None:
             collectors = self._collectors
@@ -328,6 +364,8 @@ class Span:
                 collectors[0]._stop(self, ev, self._fast_stop and len(ev.data) == 1)
             else:
                 self._deliver_stop(ev)
+        fut = _EXITED
+        return fut if fut is not None else _exited()
 
     # --------------------------------------------------------------- the handle
 
@@ -379,11 +417,23 @@ class NoopSpan:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    async def __aenter__(self) -> Self:
-        return self
+    # Made on first use (see _exited): the one awaitable __aenter__ returns.
+    _entered: ClassVar[Awaitable[Any] | None] = None
 
-    async def __aexit__(self, *exc: object) -> None:
-        return None
+    def __aenter__(self) -> Awaitable[Self]:
+        fut = self._entered
+        return fut if fut is not None else self._enter_first()
+
+    def _enter_first(self) -> Awaitable[Self]:
+        fut = _done(self)
+        if fut is None:
+            return _now(self)
+        type(self)._entered = fut  # each no-op class has one instance
+        return fut
+
+    def __aexit__(self, *exc: object) -> Awaitable[None]:
+        fut = _EXITED
+        return fut if fut is not None else _exited()
 
     def set(self, **attrs: Any) -> None:
         return None
