@@ -13,7 +13,7 @@ from time import monotonic_ns
 from typing import Any
 
 from .._context._span import NOOP_SPAN, NoopSpan, Span, current_span, offer, offer_nowait
-from .._context._state import COLLECTORS
+from .._context._state import get_collectors
 from .._events import _clock
 from .._events._schema import Event
 from ._cost import DEFAULT_PRICES, PriceTable
@@ -147,7 +147,7 @@ def llm(
     """
     if not isinstance(model, str) or not model:
         raise ValueError(f"model must be a non-empty string, got {model!r}")
-    collectors = COLLECTORS.get()
+    collectors = get_collectors()
     if not collectors:
         return NOOP_LLM
     data: dict[str, Any] = {"model": model, **attrs}
@@ -171,7 +171,7 @@ def tool(
     """Open a ``tool`` span; an exception inside marks it ``error`` with its type and message."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"tool name must be a non-empty string, got {name!r}")
-    collectors = COLLECTORS.get()
+    collectors = get_collectors()
     if not collectors:
         return NOOP_TOOL
     data: dict[str, Any] = dict(attrs)
@@ -186,7 +186,7 @@ def turn(index: int, *, name: str | None = None, **attrs: Any) -> Span | NoopSpa
     """Open a ``turn`` span: one step of the agent loop (model call + tool calls)."""
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise ValueError(f"turn index must be a non-negative int, got {index!r}")
-    collectors = COLLECTORS.get()
+    collectors = get_collectors()
     if not collectors:
         return NOOP_SPAN
     return Span(name or "turn", "turn", {"turn": index, **attrs}, collectors)
@@ -196,7 +196,7 @@ def run(name: str, *, input: Any = None, **attrs: Any) -> Span | NoopSpan:
     """Open a ``run`` span: one whole agent run."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"run name must be a non-empty string, got {name!r}")
-    collectors = COLLECTORS.get()
+    collectors = get_collectors()
     if not collectors:
         return NOOP_SPAN
     data = dict(attrs)
@@ -281,13 +281,13 @@ def _checkpoint_event(phase: str, status: str, extra: dict[str, Any]) -> Event:
 
 
 def _send_nowait(ev: Event) -> None:
-    collectors = COLLECTORS.get()
+    collectors = get_collectors()
     if collectors:
         offer_nowait(collectors, ev)
 
 
 async def _send(ev: Event) -> None:
-    collectors = COLLECTORS.get()
+    collectors = get_collectors()
     if collectors:
         await offer(collectors, ev)
 

@@ -20,7 +20,7 @@ from .._events._ids import new_file_id, new_span_id
 from .._events._mapping import point_event
 from .._events._schema import Event
 from ._span import Span, current_span, offer, offer_nowait
-from ._state import COLLECTORS, CURRENT_SPAN, UNSAMPLED
+from ._state import COLLECTORS, CURRENT_SPAN, UNSAMPLED, get_collectors
 from ._w3c import FLAG_SAMPLED, TraceParent, inject_parent
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ def wrap(fn: Callable[P, R]) -> Callable[P, R]:
 
 def current_trace() -> Collector | None:
     """The innermost open collector in this context, or ``None``."""
-    collectors = COLLECTORS.get()
+    collectors = get_collectors()
     return collectors[-1] if collectors else None
 
 
@@ -228,13 +228,13 @@ def _point_event(name: str, data: dict[str, Any]) -> Event:
 
 async def emit(name: str, **data: Any) -> None:
     """Send a point event to every active collector, waiting while one is full."""
-    collectors = COLLECTORS.get()
+    collectors = get_collectors()
     if collectors:
         await offer(collectors, _point_event(name, data))
 
 
 def emit_nowait(name: str, **data: Any) -> None:
     """Send a point event to every active collector; sheds (counted) where full."""
-    collectors = COLLECTORS.get()
+    collectors = get_collectors()
     if collectors:
         offer_nowait(collectors, _point_event(name, data))

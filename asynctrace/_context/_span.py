@@ -15,7 +15,7 @@ from .._events import _clock
 from .._events._ids import new_span_id
 from .._events._mapping import check_event_name
 from .._events._schema import Event
-from ._state import COLLECTORS, CURRENT_SPAN
+from ._state import CURRENT_SPAN, get_collectors, get_current_span, set_current_span
 from ._w3c import TraceParent, as_traceparent
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ class Span:
     def _begin(self) -> Event:
         given = self._given_parent
         if given is None:
-            parent = CURRENT_SPAN.get()
+            parent = get_current_span()
             if parent is not None:
                 if parent._stopped:
                     parent = parent._open_ancestor()
@@ -308,7 +308,7 @@ class Span:
         else:
             for c in collectors:
                 c._start(self, own_copy(ev), False)
-        CURRENT_SPAN.set(self)
+        set_current_span(self)
         return self
 
     def __exit__(
@@ -332,7 +332,7 @@ class Span:
                     raise
         else:
             await self._start_many(ev)
-        CURRENT_SPAN.set(self)
+        set_current_span(self)
         return self
 
     async def _start_many(self, ev: Event) -> None:
@@ -484,7 +484,7 @@ def span(name: str, *, kind: str = "span", parent: object = None, **attrs: Any) 
     handling many requests in one collector parents each request's span to
     its caller), a ``Span``, or what ``capture()`` returned.
     """
-    collectors = COLLECTORS.get()
+    collectors = get_collectors()
     if not collectors:
         # Misuse is loud with tracing off too.
         if kind not in _NAMES:
@@ -505,14 +505,14 @@ def settle_current() -> None:
     ``Span._end``); a closing collector calls this so that the context does
     not keep a stopped span -- and the closed collector it names -- alive.
     """
-    current = CURRENT_SPAN.get()
+    current = get_current_span()
     if current is not None and current._stopped:
         CURRENT_SPAN.set(current._open_ancestor())
 
 
 def current_span() -> Span | None:
     """The span current in this context, or ``None`` (never a stopped span)."""
-    current = CURRENT_SPAN.get()
+    current = get_current_span()
     if current is not None and current._stopped:
         return current._open_ancestor()
     return current

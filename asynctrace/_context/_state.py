@@ -9,7 +9,7 @@ needs the ``Token`` of the context it was entered in.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from .._runtime._collector import Collector
@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 
 COLLECTORS: ContextVar[tuple[Collector, ...]] = ContextVar("asynctrace.collectors", default=())
 CURRENT_SPAN: ContextVar[Span | None] = ContextVar("asynctrace.span", default=None)
+
+# The same, bound once: looking a method up on a ContextVar global costs more
+# than the call itself, and these run on every span and event.
+get_collectors: Final = COLLECTORS.get
+get_current_span: Final = CURRENT_SPAN.get
+set_current_span: Final = CURRENT_SPAN.set
 
 
 def push_collector(collector: Collector) -> None:

@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import Any, Final
 
 from .._context._span import status_of
-from .._context._state import COLLECTORS
+from .._context._state import get_collectors
 from ._call import (
     CANCELLED,
     CLOSED_EARLY,
@@ -55,7 +55,7 @@ def _end_of(exc: BaseException) -> str:
 
 def _open(cfg: TapConfig, request: Any, http: ModuleType) -> tuple[Any, Call | None]:
     """The request to send (maybe with usage asked for) and its call, or None."""
-    if not COLLECTORS.get():
+    if not get_collectors():
         return request, None
     try:
         try:
