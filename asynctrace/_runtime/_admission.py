@@ -85,8 +85,10 @@ class Admission:
     """
 
     __slots__ = (
+        "_byte_limit",
         "_consumer",
         "_consumer_asleep",
+        "_direct",
         "_loop",
         "_putters",
         "_room",
@@ -123,6 +125,12 @@ class Admission:
         self.t_accepted = 0
         self.t_bytes_in = 0
         self.t_waiting = 0
+        # What bytes_in may reach: max_bytes + bytes_out - t_bytes_in, kept up
+        # to date under the lock by release() and the threads' appends, so
+        # the loop thread's test is one comparison.
+        self._byte_limit = max_bytes
+        # open and no producer waiting: an offer may go straight in.
+        self._direct = True
         self._shed: dict[str, int] = {FULL: 0, TIMEOUT: 0, CLOSED: 0, CANCELLED: 0}
         # Reentrant: a signal handler may close the trace on a thread that
         # was inside a locked region when the signal arrived.
@@ -180,9 +188,7 @@ class Admission:
 
     def _has_room(self, size: int) -> bool:
         items = self.items
-        return len(items) < self.max_len and (
-            not items or self.bytes_in + self.t_bytes_in - self.bytes_out + size <= self.max_bytes
-        )
+        return len(items) < self.max_len and (not items or self.bytes_in + size <= self._byte_limit)
 
     def offer(self, ev: Event, can_wait: bool, chars: int = -1) -> bool | None:
         """Accept *ev* if the mailbox is open and has room.
@@ -198,10 +204,9 @@ class Admission:
         size = approx_bytes(ev.data) if chars < 0 else _BASE_BYTES + _SCALAR_BYTES * len(ev.data) + chars
         items = self.items
         if (
-            self.open
-            and not self._putters
+            self._direct
             and len(items) < self.max_len
-            and (not items or self.bytes_in + self.t_bytes_in - self.bytes_out + size <= self.max_bytes)
+            and (not items or self.bytes_in + size <= self._byte_limit)
         ):
             ev.seq = size
             items.append(ev)
@@ -250,6 +255,7 @@ class Admission:
         fut: asyncio.Future[bool] = self._loop.create_future()
         entry = (fut, ev, approx_bytes(ev.data), span)
         self._putters.append(entry)
+        self._direct = False
         try:
             if timeout is None:
                 return await fut
@@ -270,6 +276,7 @@ class Admission:
             self._putters.remove(entry)
         except ValueError:
             return False  # already admitted or refused
+        self._direct = self.open and not self._putters
         return True
 
     def take(self, n: int) -> list[Event]:
@@ -288,7 +295,9 @@ class Admission:
 
     def release(self, nbytes: int) -> None:
         """Give back what a taken batch held; admit waiting producers into the room."""
-        self.bytes_out += nbytes
+        with self.lock:
+            self.bytes_out += nbytes
+            self._byte_limit += nbytes
         putters = self._putters
         while putters:
             fut, ev, size, span = putters[0]
@@ -303,6 +312,8 @@ class Admission:
                 self.spans.add(span)
             if not fut.done():
                 fut.set_result(True)
+        if not putters:
+            self._direct = self.open
         if self.t_waiting:
             with self.lock:
                 self._room.notify_all()
@@ -311,6 +322,7 @@ class Admission:
         """Stop accepting; every producer still waiting is shed as ``closed``."""
         with self.lock:
             self.open = False
+            self._direct = False
             putters = list(self._putters)
             self._putters.clear()
             self._shed[CLOSED] += len(putters)
@@ -433,12 +445,14 @@ class Admission:
         self.items.append(ev)
         self.t_accepted += 1
         self.t_bytes_in += size
+        self._byte_limit -= size
 
     def reinit_after_fork(self) -> None:
         """In a forked child: fresh locks (another thread may have held them), closed."""
         self.lock = threading.RLock()
         self._room = threading.Condition(self.lock)
         self.open = False
+        self._direct = False
         self._putters.clear()
         self.spans = set()
         self._consumer = None
