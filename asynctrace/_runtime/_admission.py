@@ -37,6 +37,10 @@ _SCALAR_BYTES: Final = 16
 FORCED_BYTES: Final = 256
 _CONTAINERS: Final = (dict, list, tuple)
 
+# Events after which the writer writes at once (fsync too, with fsync=True):
+# they are what a reader of a crashed run needs most.
+URGENT_EVENTS: Final = frozenset({"error", "checkpoint"})
+
 FULL: Final = "mailbox_full"
 TIMEOUT: Final = "timeout"
 CLOSED: Final = "closed"
@@ -106,6 +110,7 @@ class Admission:
         "t_accepted",
         "t_bytes_in",
         "t_waiting",
+        "urgent",
         "write_errors",
         "written",
     )
@@ -131,6 +136,8 @@ class Admission:
         self._byte_limit = max_bytes
         # open and no producer waiting: an offer may go straight in.
         self._direct = True
+        # An urgent event (see ``note``) was admitted and not yet taken.
+        self.urgent = False
         self._shed: dict[str, int] = {FULL: 0, TIMEOUT: 0, CLOSED: 0, CANCELLED: 0}
         # Reentrant: a signal handler may close the trace on a thread that
         # was inside a locked region when the signal arrived.
@@ -190,6 +197,16 @@ class Admission:
         items = self.items
         return len(items) < self.max_len and (not items or self.bytes_in + size <= self._byte_limit)
 
+    def note(self, ev: Event) -> None:
+        """Mark the mailbox urgent if *ev* is an error or a checkpoint (loop thread).
+
+        ``offer`` and ``put`` leave this to their callers, which know when an
+        event cannot be urgent (a span's start, an emit under a name seen
+        before); every other way in checks for itself.
+        """
+        if ev.status == "error" or ev.event in URGENT_EVENTS:
+            self.urgent = True
+
     def offer(self, ev: Event, can_wait: bool, chars: int = -1) -> bool | None:
         """Accept *ev* if the mailbox is open and has room.
 
@@ -226,6 +243,8 @@ class Admission:
 
     def force(self, ev: Event) -> None:
         """Accept *ev* past the bound: a started span's stop must be written."""
+        if ev.status == "error":
+            self.urgent = True
         ev.seq = FORCED_BYTES
         self.items.append(ev)
         self.accepted += 1
@@ -279,8 +298,13 @@ class Admission:
         self._direct = self.open and not self._putters
         return True
 
-    def take(self, n: int) -> list[Event]:
-        """Remove and return up to *n* events (the writer's batch)."""
+    def take(self, n: int) -> tuple[list[Event], bool]:
+        """Remove up to *n* events (the writer's batch); and whether to write them at once.
+
+        The batch is urgent while the mailbox holds an urgent event not yet
+        taken: once it is empty, every urgent event has been in a batch that
+        was told so.
+        """
         items = self.items
         # Under the lock: a thread appending between the copy and the clear
         # would lose an event it was told was accepted.  Once per batch.
@@ -291,7 +315,10 @@ class Admission:
             else:
                 popleft = items.popleft
                 batch = [popleft() for _ in range(n)]
-        return batch
+            urgent = self.urgent
+            if urgent and not items:
+                self.urgent = False
+        return batch, urgent
 
     def release(self, nbytes: int) -> None:
         """Give back what a taken batch held; admit waiting producers into the room."""
@@ -398,6 +425,7 @@ class Admission:
 
     def push_threadsafe(self, ev: Event) -> bool:
         size = approx_bytes(ev.data)
+        urgent = ev.status == "error" or ev.event in URGENT_EVENTS
         with self.lock:
             if not self.open:
                 self._shed[CLOSED] += 1
@@ -406,12 +434,16 @@ class Admission:
                 self._shed[FULL] += 1
                 return False
             self._append_locked(ev, size)
+            if urgent:
+                self.urgent = True
         self.wake_threadsafe()
         return True
 
     def force_threadsafe(self, ev: Event) -> None:
         with self.lock:
             self._append_locked(ev, FORCED_BYTES)
+            if ev.status == "error" or ev.event in URGENT_EVENTS:
+                self.urgent = True
         self.wake_threadsafe()
 
     def put_blocking(self, ev: Event, timeout: float | None) -> bool:
@@ -425,6 +457,8 @@ class Admission:
                     return False
                 if not self._putters and self._has_room(size):
                     self._append_locked(ev, size)
+                    if ev.status == "error" or ev.event in URGENT_EVENTS:
+                        self.urgent = True
                     break
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:

@@ -125,8 +125,8 @@ class Collector:
         self._start_data = start_data
         self._pipeline = pipeline
         self._flat = pipeline.flat
-        self.sink = Sink(self)
         self._adm = Admission(max_mailbox_len, max_mailbox_bytes)
+        self.sink = Sink(self)
         self._lines = LineEncoder(trace_id, max_event_bytes, summary)
         self._exporters = Exporters(exporters)
         self._batch_size = batch_size
@@ -169,11 +169,13 @@ class Collector:
                 and (agent_id is None or agent_id.isascii())
                 and (status is None or status.isascii())
             ):
+                self._adm.note(ev)
                 return self._adm.offer(ev, False, chars) is True
         out = self._pipeline(ev, owned)
         if out is None:
             return False
         if get_ident() == self._loop_thread:
+            self._adm.note(out)
             return self._adm.offer(out, False) is True
         return self._adm.push_threadsafe(out)
 
@@ -184,6 +186,7 @@ class Collector:
         if owned and flat is not None and get_ident() == self._loop_thread:
             chars = flat(ev.data)
             if chars >= 0 and _plain_header(ev):
+                self._adm.note(ev)
                 return await self._adm.put(ev, timeout, None, chars)
         out = self._pipeline(ev, owned)
         if get_ident() != self._loop_thread:
@@ -195,6 +198,7 @@ class Collector:
         if out is None:
             await asyncio.sleep(0)
             return False
+        self._adm.note(out)
         return await self._adm.put(out, timeout)
 
     def _put_blocking(self, ev: Event, timeout: float | None, owned: bool = False) -> bool:
@@ -229,6 +233,7 @@ class Collector:
                 if processed is None:
                     return None
                 out = processed
+                adm.note(out)  # a user processor may have made it one
             accepted = adm.offer(out, can_wait, chars)
             if accepted is None:
                 return out
@@ -260,6 +265,8 @@ class Collector:
         out = ev if processed else self._pipeline.run_known(ev)
         adm = self._adm
         if get_ident() == self._loop_thread:
+            if out is not None and not processed:
+                adm.note(out)  # force() sees an error status itself, not a renamed stop
             # _settle_stop inline: this runs once per span.
             try:
                 adm.spans.remove(span)

@@ -18,9 +18,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("asynctrace")
 
-# Events after which the writer flushes at once: they are what a reader of a
-# crashed run needs most.
-_URGENT_EVENTS: Final = frozenset({"error", "checkpoint"})
 _NO_CONFIG: Final = object()
 
 # What encode_parts returns per piece: (new part's path or None, bytes,
@@ -66,15 +63,13 @@ class LineEncoder:
             self.rotator.size += len(line)
         return line
 
-    def encode(self, batch: list[Event]) -> tuple[bytes, list[Event], bool, int]:
+    def encode(self, batch: list[Event]) -> tuple[bytes, list[Event], int]:
         """Encode a batch of producer events taken from the mailbox.
 
         Returns the bytes, the lines' events (with ``agent.config`` lines
-        added), whether the batch holds an event that asks for an immediate
-        flush (an error or a checkpoint), and the mailbox bytes the batch
-        held (each queued event's ``seq`` carries its estimate until here).
+        added) and the mailbox bytes the batch held (each queued event's
+        ``seq`` carries its estimate until here).
         """
-        urgent = False
         seq = self.seq
         held = 0
         agents = False
@@ -84,8 +79,6 @@ class LineEncoder:
             seq += 1
             if ev.agent_id is not None:
                 agents = True
-            if ev.event in _URGENT_EVENTS or ev.status == "error":
-                urgent = True
         if agents:
             out = self._with_configs(batch)  # numbered again, config lines included
         else:
@@ -102,7 +95,7 @@ class LineEncoder:
         # The producer lines only (not agent.config), after any oversize
         # event was renamed in place, as the file has them.
         self.summary.add_batch(batch)
-        return blob, out, urgent, held
+        return blob, out, held
 
     def _with_configs(self, batch: list[Event]) -> list[Event]:
         """*batch* numbered from ``self.seq`` again, with an ``agent.config``
@@ -124,7 +117,7 @@ class LineEncoder:
         self.seq = seq
         return out
 
-    def encode_parts(self, batch: list[Event], rot: Rotator) -> tuple[list[Piece], bool, int]:
+    def encode_parts(self, batch: list[Event], rot: Rotator) -> tuple[list[Piece], int]:
         """:meth:`encode` for a rotating trace: line by line, cut into pieces.
 
         Each piece is ``(path, blob, lines' events, producer events)``; a
@@ -138,7 +131,6 @@ class LineEncoder:
         chunk: list[bytes] = []
         out: list[Event] = []
         n = 0
-        urgent = False
         held = 0
         for ev in batch:
             held += ev.seq
@@ -166,10 +158,8 @@ class LineEncoder:
             out.extend(evs)
             n += 1
             self.summary.add(ev)  # as the file has it (an oversize event renamed)
-            if ev.event in _URGENT_EVENTS or ev.status == "error":
-                urgent = True
         pieces.append((path, b"".join(chunk), out, n))
-        return pieces, urgent, held
+        return pieces, held
 
     def _lines_of(self, ev: Event, config: Any) -> tuple[list[Event], list[bytes]]:
         """The lines one producer event takes (its agent.config first, if this

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._events import _clock
 from .._events._mapping import SPECIAL_KEYS, event_from_mapping
 from .._events._schema import RESERVED_EVENTS, Event
+from ._admission import URGENT_EVENTS
 
 if TYPE_CHECKING:
     from ._collector import Collector
@@ -28,7 +29,7 @@ class Sink:
     blocking variant for worker threads that want backpressure too.
     """
 
-    __slots__ = ("_admit_key", "_collector", "_keys", "_names", "_values")
+    __slots__ = ("_adm", "_admit_key", "_collector", "_keys", "_names", "_values")
 
     # Every call hands the collector the fresh data dict event_from_mapping
     # built (``owned``): the processors check it in place, no second copy.
@@ -43,6 +44,7 @@ class Sink:
 
     def __init__(self, collector: Collector) -> None:
         self._collector = collector
+        self._adm = collector._adm
         pipeline = collector._pipeline
         self._values = pipeline.values
         self._admit_key = pipeline.admit_key
@@ -85,8 +87,16 @@ class Sink:
 
     def _learn_name(self, name: object) -> bool:
         # A name the general path would take as it is: a non-empty ASCII str
-        # the collector does not reserve (the sanitizer changes no ASCII name).
-        if type(name) is not str or not name or not name.isascii() or name in RESERVED_EVENTS:
+        # the collector does not reserve (the sanitizer changes no ASCII name),
+        # and not one the writer must write at once (those take the general
+        # path, which tells the mailbox: see Admission.note).
+        if (
+            type(name) is not str
+            or not name
+            or not name.isascii()
+            or name in RESERVED_EVENTS
+            or name in URGENT_EVENTS
+        ):
             return False
         names = self._names
         if len(names) >= _KNOWN_MAX:
@@ -120,7 +130,7 @@ class Sink:
             raise ValueError("timeout must be >= 0 or None")
         ev = self._fast_event(event)
         if ev is not None:
-            return await self._collector._adm.put(ev, timeout, None, ev.seq)
+            return await self._adm.put(ev, timeout, None, ev.seq)
         return await self._collector._put(event_from_mapping(event), timeout, True)
 
     def emit_nowait(self, event: Mapping[str, Any]) -> bool:
@@ -131,7 +141,7 @@ class Sink:
         """
         ev = self._fast_event(event)
         if ev is not None:
-            return self._collector._adm.offer(ev, False, ev.seq) is True
+            return self._adm.offer(ev, False, ev.seq) is True
         return self._collector._put_nowait(event_from_mapping(event), True)
 
     def emit_from_thread(self, event: Mapping[str, Any], *, timeout: float | None = None) -> bool:

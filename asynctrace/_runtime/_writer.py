@@ -227,12 +227,14 @@ class Writer:
         self._own_added += 1
         self._urgent = True
 
-    def _encode(self, batch: list[Event]) -> None:
+    def _encode(self, batch: list[Event], urgent: bool = False) -> None:
+        if urgent:
+            self._urgent = True
         if self.lines.rotator is not None:
             self._encode_parts(batch, self.lines.rotator)
             return
         try:
-            blob, out, urgent, held = self.lines.encode(batch)
+            blob, out, held = self.lines.encode(batch)
         except BaseException:
             # A bug in the encoder: the batch in hand is counted, never lost silently.
             self.adm.failed(len(batch))
@@ -243,12 +245,10 @@ class Writer:
         self._backlog_n += len(batch)
         if self._keep_events:
             self._backlog_events.append(out)
-        if urgent:
-            self._urgent = True
 
     def _encode_parts(self, batch: list[Event], rot: Rotator) -> None:
         try:
-            pieces, urgent, held = self.lines.encode_parts(batch, rot)
+            pieces, held = self.lines.encode_parts(batch, rot)
         except BaseException:
             self.adm.failed(len(batch))
             raise
@@ -261,8 +261,6 @@ class Writer:
             self._backlog_n += n
             if self._keep_events:
                 self._backlog_events.append(out)
-        if urgent:
-            self._urgent = True
 
     def _segments(self) -> list[Segment]:
         blobs = self._blobs
@@ -393,7 +391,7 @@ class Writer:
                 self._harvest()
                 job = None
             if adm.items and self._backlog_bytes < self._backlog_cap:
-                self._encode(adm.take(self._batch_size))
+                self._encode(*adm.take(self._batch_size))
                 if job is None:
                     if self._urgent or self._backlog_bytes >= self._batch_bytes or not adm.items:
                         self._submit()
