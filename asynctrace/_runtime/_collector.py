@@ -339,7 +339,7 @@ class Collector:
         # Off the loop, like every file operation; its OSError reaches the caller as is.
         file = await asyncio.to_thread(TraceFile, str(self.path))
         self._loop = loop
-        self._loop_thread = get_ident()
+        self._loop_thread = self.sink._loop_thread = get_ident()
         self._adm.bind(loop)
         writer = self._writer = Writer(
             adm=self._adm,

@@ -29,7 +29,16 @@ class Sink:
     blocking variant for worker threads that want backpressure too.
     """
 
-    __slots__ = ("_adm", "_admit_key", "_collector", "_keys", "_names", "_values")
+    __slots__ = (
+        "_adm",
+        "_admit_key",
+        "_collector",
+        "_keys",
+        "_loop_thread",
+        "_names",
+        "_trace_id",
+        "_values",
+    )
 
     # Every call hands the collector the fresh data dict event_from_mapping
     # built (``owned``): the processors check it in place, no second copy.
@@ -45,6 +54,9 @@ class Sink:
     def __init__(self, collector: Collector) -> None:
         self._collector = collector
         self._adm = collector._adm
+        self._trace_id = collector.trace_id
+        # The collector's loop thread, once it is open (see Collector._open).
+        self._loop_thread = -1
         pipeline = collector._pipeline
         self._values = pipeline.values
         self._admit_key = pipeline.admit_key
@@ -69,8 +81,7 @@ class Sink:
                 return None
         except (KeyError, TypeError):  # no name, or an unhashable one: the general path says why
             return None
-        c = self._collector
-        if get_ident() != c._loop_thread:
+        if get_ident() != self._loop_thread:
             return None
         data = event.copy()
         del data["event"]
@@ -81,7 +92,7 @@ class Sink:
             seq=chars,
             ts_ns=monotonic_ns() + _clock.offset_ns,
             event=name,
-            trace_id=c.trace_id,
+            trace_id=self._trace_id,
             data=data,
         )
 
