@@ -79,10 +79,15 @@ def _tally(lines: list[Event]) -> dict[tuple[str, Any], int]:
     names = [ev.event for ev in lines]
     statuses = [ev.status for ev in lines]
     first = statuses[0]
-    if statuses.count(first) == len(statuses):
+    n = len(statuses)
+    if statuses.count(first) == n:
         # The usual batch: the same status on every line that counts (stops
-        # "ok", calls without one), so the names alone are counted, in C.
-        return {(name, first): n for name, n in Counter(names).items()}
+        # "ok", calls without one), so the names alone are counted, in C --
+        # often one name only.
+        name = names[0]
+        if names.count(name) == n:
+            return {(name, first): n}
+        return {(name, first): k for name, k in Counter(names).items()}
     return Counter(zip(names, statuses, strict=True))
 
 
