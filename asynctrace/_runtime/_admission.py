@@ -298,8 +298,10 @@ class Admission:
         self._direct = self.open and not self._putters
         return True
 
-    def take(self, n: int) -> tuple[list[Event], bool]:
-        """Remove up to *n* events (the writer's batch); and whether to write them at once.
+    def take(self, n: int) -> tuple[list[Event], bool, int]:
+        """Remove up to *n* events: the writer's batch, whether to write it at
+        once, and the bytes it holds if it emptied the mailbox (else -1: the
+        sum of its events' estimates, which the encoder adds up).
 
         The batch is urgent while the mailbox holds an urgent event not yet
         taken: once it is empty, every urgent event has been in a batch that
@@ -312,13 +314,15 @@ class Admission:
             if len(items) <= n:
                 batch = list(items)
                 items.clear()
+                held = self.bytes_in + self.t_bytes_in - self.bytes_out
             else:
                 popleft = items.popleft
                 batch = [popleft() for _ in range(n)]
+                held = -1
             urgent = self.urgent
             if urgent and not items:
                 self.urgent = False
-        return batch, urgent
+        return batch, urgent, held
 
     def release(self, nbytes: int) -> None:
         """Give back what a taken batch held; admit waiting producers into the room."""

@@ -63,22 +63,30 @@ class LineEncoder:
             self.rotator.size += len(line)
         return line
 
-    def encode(self, batch: list[Event]) -> tuple[bytes, list[Event], int]:
+    def encode(self, batch: list[Event], held: int = -1) -> tuple[bytes, list[Event], int]:
         """Encode a batch of producer events taken from the mailbox.
 
         Returns the bytes, the lines' events (with ``agent.config`` lines
-        added) and the mailbox bytes the batch held (each queued event's
-        ``seq`` carries its estimate until here).
+        added) and the mailbox bytes the batch held: *held* when the mailbox
+        knew it, else the sum of the estimates each queued event's ``seq``
+        carries until here.
         """
         seq = self.seq
-        held = 0
         agents = False
-        for ev in batch:
-            held += ev.seq
-            ev.seq = seq
-            seq += 1
-            if ev.agent_id is not None:
-                agents = True
+        if held < 0:
+            held = 0
+            for ev in batch:
+                held += ev.seq
+                ev.seq = seq
+                seq += 1
+                if ev.agent_id is not None:
+                    agents = True
+        else:
+            for ev in batch:
+                ev.seq = seq
+                seq += 1
+                if ev.agent_id is not None:
+                    agents = True
         if agents:
             out = self._with_configs(batch)  # numbered again, config lines included
         else:
@@ -117,7 +125,9 @@ class LineEncoder:
         self.seq = seq
         return out
 
-    def encode_parts(self, batch: list[Event], rot: Rotator) -> tuple[list[Piece], int]:
+    def encode_parts(
+        self, batch: list[Event], rot: Rotator, held: int = -1
+    ) -> tuple[list[Piece], int]:
         """:meth:`encode` for a rotating trace: line by line, cut into pieces.
 
         Each piece is ``(path, blob, lines' events, producer events)``; a
@@ -131,9 +141,9 @@ class LineEncoder:
         chunk: list[bytes] = []
         out: list[Event] = []
         n = 0
-        held = 0
+        total = 0
         for ev in batch:
-            held += ev.seq
+            total += ev.seq
             config: Any = _NO_CONFIG
             if ev.agent_id is not None and "agent_config" in ev.data:
                 config = ev.data.pop("agent_config")
@@ -159,7 +169,7 @@ class LineEncoder:
             n += 1
             self.summary.add(ev)  # as the file has it (an oversize event renamed)
         pieces.append((path, b"".join(chunk), out, n))
-        return pieces, held
+        return pieces, held if held >= 0 else total
 
     def _lines_of(self, ev: Event, config: Any) -> tuple[list[Event], list[bytes]]:
         """The lines one producer event takes (its agent.config first, if this

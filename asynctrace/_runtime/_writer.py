@@ -227,14 +227,14 @@ class Writer:
         self._own_added += 1
         self._urgent = True
 
-    def _encode(self, batch: list[Event], urgent: bool = False) -> None:
+    def _encode(self, batch: list[Event], urgent: bool = False, held: int = -1) -> None:
         if urgent:
             self._urgent = True
         if self.lines.rotator is not None:
-            self._encode_parts(batch, self.lines.rotator)
+            self._encode_parts(batch, self.lines.rotator, held)
             return
         try:
-            blob, out, held = self.lines.encode(batch)
+            blob, out, held = self.lines.encode(batch, held)
         except BaseException:
             # A bug in the encoder: the batch in hand is counted, never lost silently.
             self.adm.failed(len(batch))
@@ -246,9 +246,9 @@ class Writer:
         if self._keep_events:
             self._backlog_events.append(out)
 
-    def _encode_parts(self, batch: list[Event], rot: Rotator) -> None:
+    def _encode_parts(self, batch: list[Event], rot: Rotator, held: int) -> None:
         try:
-            pieces, held = self.lines.encode_parts(batch, rot)
+            pieces, held = self.lines.encode_parts(batch, rot, held)
         except BaseException:
             self.adm.failed(len(batch))
             raise
