@@ -26,7 +26,7 @@ import asyncio
 import collections
 import threading
 import time
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from .._events._schema import Counts, Event, ShedCounts
 
@@ -78,6 +78,10 @@ def _deep_bytes(value: Any, depth: int) -> int:
         else:
             n += _SCALAR_BYTES
     return n
+
+
+class _Done(Protocol):
+    def is_set(self) -> bool: ...
 
 
 class Admission:
@@ -374,7 +378,7 @@ class Admission:
 
     # ------------------------------------------------------------------ the consumer
 
-    async def wait(self, *, want_items: bool, done: threading.Event | None = None) -> None:
+    async def wait(self, *, want_items: bool, done: _Done | None = None) -> None:
         """Sleep until ``wake()``, or *done* is set, or (if *want_items*) an event arrives.
 
         The writer task only.  Setting the waiter before re-checking the
