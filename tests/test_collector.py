@@ -384,7 +384,7 @@ async def test_a_writer_bug_closes_the_trace_without_breaking_the_program(
 ) -> None:
     from asynctrace._runtime import _lines
 
-    def broken(self: Any, batch: Any, held: int = -1) -> Any:
+    def broken(self: Any, *args: Any) -> Any:
         raise RuntimeError("writer bug")
 
     path = tmp_path / "t.jsonl"

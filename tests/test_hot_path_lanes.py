@@ -298,3 +298,29 @@ def test_the_flat_check_bounds_the_characters_its_strings_hold() -> None:
     assert pipeline.flat({"nested": {"a": 1}}) < 0  # containers: the snapshot's job
     assert pipeline.flat({"k": SECRET}) < 0  # a change to make: the general path
     assert Pipeline([Redactor(), Sanitizer(), _identity]).flat is None  # user processors run
+
+
+@pytest.mark.anyio
+async def test_every_way_an_agents_config_comes_in_writes_one_agent_config_line(
+    tmp_path: Path,
+) -> None:
+    async with asynctrace.collector(tmp_path / "t.jsonl") as trace:
+        for _ in range(600):  # ordinary lines before, so the configs land mid-batch
+            trace.sink.emit_nowait({"event": "tool.call", "n": 1})
+        async with asynctrace.span("run", kind="run", agent_id="a1", agent_config={"model": "m1"}):
+            trace.sink.emit_nowait({"event": "note", "agent_id": "a2", "agent_config": {"model": "m2"}})
+
+            def from_thread() -> None:
+                trace.sink.emit_nowait(
+                    {"event": "note", "agent_id": "a3", "agent_config": {"model": "m3"}}
+                )
+
+            await asyncio.to_thread(from_thread)
+            with asynctrace.span("again", kind="run", agent_id="a1", agent_config={"model": "m1"}):
+                pass
+    events = list(asynctrace.read(trace.result.path))
+    configs = [(e.agent_id, e.data) for e in events if e.event == "agent.config"]
+    assert configs == [("a1", {"model": "m1"}), ("a2", {"model": "m2"}), ("a3", {"model": "m3"})]
+    assert not any("agent_config" in e.data for e in events)
+    seqs = [e.seq for e in events]
+    assert seqs == list(range(len(seqs)))

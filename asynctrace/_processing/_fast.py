@@ -36,6 +36,12 @@ KNOWN_MAX: Final = 4096
 # Nested dicts and lists per event beyond which the general path is cheaper
 # to reason about than another budget to keep exact.
 MAX_CONTAINERS: Final = 32
+# The mailbox's cost model of an event (its estimated size in bytes): a
+# base for the struct, its dicts and the line's keys, so much per item, and
+# the characters of its strings.  ``flat`` measures the events it passes
+# this way, and the mailbox everything else (``approx_bytes``).
+SIZE_BASE: Final = 160
+SIZE_PER_ITEM: Final = 16
 # What ``flat`` returns for a dict holding dicts or lists: ``snapshot``'s job.
 _CONTAINERS: Final = -2
 
@@ -71,9 +77,10 @@ class FastPath:
     ``known(data)`` says, without copying, whether ``data`` holds only keys
     and strings already found clean and plain scalars; ``flat(data)``
     checks a dict the caller owns in place, as ``snapshot(data, True)``
-    does, and returns how many characters its strings hold at most (>= 0)
-    when it passes without a change and holds no container, else a
-    negative number (take ``snapshot``); ``values(data)`` is ``flat`` for a
+    does, and returns the event's size as the mailbox estimates it (at
+    least ``SIZE_BASE``: see there, an upper bound on its strings) when it
+    passes without a change and holds no container, else a negative number
+    (take ``snapshot``); ``values(data)`` is ``flat`` for a
     dict whose keys the caller knows ``admit_key`` passes.  None of them
     raises.
     """
@@ -113,6 +120,8 @@ def _build(
 ]:
     keys: set[Any] = set()
     strs: set[str] = set()
+    # A known string holds at most ``short`` characters: bounded, not counted.
+    per_item = SIZE_PER_ITEM + short
     keys_ge = keys.issuperset
     add_str = strs.add
 
@@ -213,9 +222,9 @@ def _build(
             if containers:
                 return _CONTAINERS
             if pending is None:
-                return n * short
+                return SIZE_BASE + n * per_item
             chars = texts_len(pending)
-            return -1 if chars < 0 else n * short + chars
+            return -1 if chars < 0 else SIZE_BASE + n * per_item + chars
         except Exception:
             # A lone surrogate, a dict changed by another thread, ...: the general path copes.
             return -1

@@ -29,10 +29,12 @@ import time
 from typing import Any, Final, Protocol
 
 from .._events._schema import Counts, Event, ShedCounts
+from .._processing._fast import SIZE_BASE, SIZE_PER_ITEM
 
-# What an event costs beyond its strings: the struct, its dicts, the line's keys.
-_BASE_BYTES: Final = 160
-_SCALAR_BYTES: Final = 16
+# What an event costs beyond its strings (the processors' flat pass measures
+# the events it passes with the same model).
+_BASE_BYTES: Final = SIZE_BASE
+_SCALAR_BYTES: Final = SIZE_PER_ITEM
 # Forced events (span stops) are not measured: there is at most one per open span.
 FORCED_BYTES: Final = 256
 _CONTAINERS: Final = (dict, list, tuple)
@@ -40,6 +42,20 @@ _CONTAINERS: Final = (dict, list, tuple)
 # Events after which the writer writes at once (fsync too, with fsync=True):
 # they are what a reader of a crashed run needs most.
 URGENT_EVENTS: Final = frozenset({"error", "checkpoint"})
+# What the mailbox marks for the writer (``marks``): a batch to write at
+# once; a batch holding an agent's config, which the writer turns into an
+# ``agent.config`` line.  Both are rare: without them the writer only
+# numbers the lines.
+URGENT: Final = 1
+CONFIG: Final = 2
+
+
+def marks_of(ev: Event) -> int:
+    """The marks *ev* puts on the mailbox (see ``URGENT``, ``CONFIG``)."""
+    marks = URGENT if ev.status == "error" or ev.event in URGENT_EVENTS else 0
+    if ev.agent_id is not None and "agent_config" in ev.data:
+        marks |= CONFIG
+    return marks
 
 FULL: Final = "mailbox_full"
 TIMEOUT: Final = "timeout"
@@ -107,6 +123,7 @@ class Admission:
         "bytes_out",
         "items",
         "lock",
+        "marks",
         "max_bytes",
         "max_len",
         "open",
@@ -114,7 +131,6 @@ class Admission:
         "t_accepted",
         "t_bytes_in",
         "t_waiting",
-        "urgent",
         "write_errors",
         "written",
     )
@@ -140,8 +156,8 @@ class Admission:
         self._byte_limit = max_bytes
         # open and no producer waiting: an offer may go straight in.
         self._direct = True
-        # An urgent event (see ``note``) was admitted and not yet taken.
-        self.urgent = False
+        # Marks (URGENT, CONFIG) of events admitted and not yet all taken.
+        self.marks = 0
         self._shed: dict[str, int] = {FULL: 0, TIMEOUT: 0, CLOSED: 0, CANCELLED: 0}
         # Reentrant: a signal handler may close the trace on a thread that
         # was inside a locked region when the signal arrived.
@@ -202,27 +218,28 @@ class Admission:
         return len(items) < self.max_len and (not items or self.bytes_in + size <= self._byte_limit)
 
     def note(self, ev: Event) -> None:
-        """Mark the mailbox urgent if *ev* is an error or a checkpoint (loop thread).
+        """Put *ev*'s marks on the mailbox (loop thread; see ``marks_of``).
 
         ``offer`` and ``put`` leave this to their callers, which know when an
-        event cannot be urgent (a span's start, an emit under a name seen
-        before); every other way in checks for itself.
+        event can have none (a span's start without an agent, an emit under
+        a name seen before); every other way in marks for itself.
         """
-        if ev.status == "error" or ev.event in URGENT_EVENTS:
-            self.urgent = True
+        marks = marks_of(ev)
+        if marks:
+            self.marks |= marks
 
-    def offer(self, ev: Event, can_wait: bool, chars: int = -1) -> bool | None:
+    def offer(self, ev: Event, can_wait: bool, size: int = -1) -> bool | None:
         """Accept *ev* if the mailbox is open and has room.
 
         Otherwise shed it, counted -- except that with *can_wait* a full (but
         open) mailbox returns ``None``, having done nothing: the caller then
         awaits ``put``.  The hot path of every emit and span start.
 
-        *chars*: what the processors' flat pass found the strings of a flat
-        ``ev.data`` hold at most (``FastPath.flat``), so its size needs no
-        second walk; -1 to measure it here.
+        *size*: the event's estimate as the processors' flat pass made it
+        (``FastPath.flat``), so it needs no second walk; -1 to measure it here.
         """
-        size = approx_bytes(ev.data) if chars < 0 else _BASE_BYTES + _SCALAR_BYTES * len(ev.data) + chars
+        if size < 0:
+            size = approx_bytes(ev.data)
         items = self.items
         if (
             self._direct
@@ -248,7 +265,7 @@ class Admission:
     def force(self, ev: Event) -> None:
         """Accept *ev* past the bound: a started span's stop must be written."""
         if ev.status == "error":
-            self.urgent = True
+            self.marks |= URGENT
         ev.seq = FORCED_BYTES
         self.items.append(ev)
         self.accepted += 1
@@ -258,16 +275,16 @@ class Admission:
             self._wake()
 
     async def put(
-        self, ev: Event, timeout: float | None, span: object | None = None, chars: int = -1
+        self, ev: Event, timeout: float | None, span: object | None = None, size: int = -1
     ) -> bool:
         """Wait for room, then accept *ev*; ``False`` (shed) on timeout or close.
 
         Cancelled while waiting: shed as ``cancelled`` and the cancellation
         propagates -- unless the event had been admitted in the meantime, in
         which case it is written and the cancellation still propagates.
-        *chars*: as for ``offer``.
+        *size*: as for ``offer``.
         """
-        fast = self.offer(ev, True, chars)
+        fast = self.offer(ev, True, size)
         if fast is not None:
             if fast and span is not None:
                 self.spans.add(span)
@@ -302,14 +319,14 @@ class Admission:
         self._direct = self.open and not self._putters
         return True
 
-    def take(self, n: int) -> tuple[list[Event], bool, int]:
-        """Remove up to *n* events: the writer's batch, whether to write it at
-        once, and the bytes it holds if it emptied the mailbox (else -1: the
-        sum of its events' estimates, which the encoder adds up).
+    def take(self, n: int) -> tuple[list[Event], int, int]:
+        """Remove up to *n* events: the writer's batch, its marks, and the
+        bytes it holds if it emptied the mailbox (else -1: the sum of its
+        events' estimates, which the encoder adds up).
 
-        The batch is urgent while the mailbox holds an urgent event not yet
-        taken: once it is empty, every urgent event has been in a batch that
-        was told so.
+        A batch carries the mailbox's marks while the events that made them
+        may not all have been taken: once it is empty, every marked event
+        has been in a batch that was told so.
         """
         items = self.items
         # Under the lock: a thread appending between the copy and the clear
@@ -323,10 +340,10 @@ class Admission:
                 popleft = items.popleft
                 batch = [popleft() for _ in range(n)]
                 held = -1
-            urgent = self.urgent
-            if urgent and not items:
-                self.urgent = False
-        return batch, urgent, held
+            marks = self.marks
+            if marks and not items:
+                self.marks = 0
+        return batch, marks, held
 
     def release(self, nbytes: int) -> None:
         """Give back what a taken batch held; admit waiting producers into the room."""
@@ -433,7 +450,7 @@ class Admission:
 
     def push_threadsafe(self, ev: Event) -> bool:
         size = approx_bytes(ev.data)
-        urgent = ev.status == "error" or ev.event in URGENT_EVENTS
+        marks = marks_of(ev)
         with self.lock:
             if not self.open:
                 self._shed[CLOSED] += 1
@@ -442,16 +459,14 @@ class Admission:
                 self._shed[FULL] += 1
                 return False
             self._append_locked(ev, size)
-            if urgent:
-                self.urgent = True
+            self.marks |= marks
         self.wake_threadsafe()
         return True
 
     def force_threadsafe(self, ev: Event) -> None:
         with self.lock:
             self._append_locked(ev, FORCED_BYTES)
-            if ev.status == "error" or ev.event in URGENT_EVENTS:
-                self.urgent = True
+            self.marks |= marks_of(ev)
         self.wake_threadsafe()
 
     def put_blocking(self, ev: Event, timeout: float | None) -> bool:
@@ -465,8 +480,7 @@ class Admission:
                     return False
                 if not self._putters and self._has_room(size):
                     self._append_locked(ev, size)
-                    if ev.status == "error" or ev.event in URGENT_EVENTS:
-                        self.urgent = True
+                    self.marks |= marks_of(ev)
                     break
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:

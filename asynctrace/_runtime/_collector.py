@@ -160,17 +160,17 @@ class Collector:
         if owned and flat is not None and get_ident() == self._loop_thread:
             # The common case in one pass: the whole pipeline is the built-in
             # head, and its flat check measures the event for the mailbox too.
-            chars = flat(ev.data)
+            size = flat(ev.data)
             # _plain_header inline: this runs on every event.
             event, agent_id, status = ev.event, ev.agent_id, ev.status
             if (
-                chars >= 0
+                size >= 0
                 and event.isascii()
                 and (agent_id is None or agent_id.isascii())
                 and (status is None or status.isascii())
             ):
                 self._adm.note(ev)
-                return self._adm.offer(ev, False, chars) is True
+                return self._adm.offer(ev, False, size) is True
         out = self._pipeline(ev, owned)
         if out is None:
             return False
@@ -184,10 +184,10 @@ class Collector:
         ev.trace_id = self.trace_id
         flat = self._flat
         if owned and flat is not None and get_ident() == self._loop_thread:
-            chars = flat(ev.data)
-            if chars >= 0 and _plain_header(ev):
+            size = flat(ev.data)
+            if size >= 0 and _plain_header(ev):
                 self._adm.note(ev)
-                return await self._adm.put(ev, timeout, None, chars)
+                return await self._adm.put(ev, timeout, None, size)
         out = self._pipeline(ev, owned)
         if get_ident() != self._loop_thread:
             # Awaited on another thread's loop: wait in a worker thread, not on it.
@@ -224,17 +224,20 @@ class Collector:
         adm = self._adm
         flat = self._flat
         if get_ident() == self._loop_thread:
-            chars = -1 if flat is None else flat(ev.data)
-            if chars >= 0 and (ev.agent_id is None or ev.agent_id.isascii()):
+            size = -1 if flat is None else flat(ev.data)
+            if size >= 0 and (ev.agent_id is None or ev.agent_id.isascii()):
                 out = ev
                 span._fast_stop = True
+                if ev.agent_id is not None:
+                    adm.note(ev)  # an agent's first span may carry its config
             else:
                 processed = self._pipeline(ev, True)
                 if processed is None:
                     return None
                 out = processed
+                size = -1
                 adm.note(out)  # a user processor may have made it one
-            accepted = adm.offer(out, can_wait, chars)
+            accepted = adm.offer(out, can_wait, size)
             if accepted is None:
                 return out
             if accepted:

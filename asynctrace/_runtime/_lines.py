@@ -63,31 +63,29 @@ class LineEncoder:
             self.rotator.size += len(line)
         return line
 
-    def encode(self, batch: list[Event], held: int = -1) -> tuple[bytes, list[Event], int]:
+    def encode(
+        self, batch: list[Event], held: int = -1, configs: bool = True
+    ) -> tuple[bytes, list[Event], int]:
         """Encode a batch of producer events taken from the mailbox.
 
         Returns the bytes, the lines' events (with ``agent.config`` lines
         added) and the mailbox bytes the batch held: *held* when the mailbox
         knew it, else the sum of the estimates each queued event's ``seq``
-        carries until here.
+        carries until here.  *configs*: the batch may hold an agent's config
+        (the mailbox's ``CONFIG`` mark); without it, lines are only numbered.
         """
         seq = self.seq
-        agents = False
         if held < 0:
             held = 0
             for ev in batch:
                 held += ev.seq
                 ev.seq = seq
                 seq += 1
-                if ev.agent_id is not None:
-                    agents = True
         else:
             for ev in batch:
                 ev.seq = seq
                 seq += 1
-                if ev.agent_id is not None:
-                    agents = True
-        if agents:
+        if configs:
             out = self._with_configs(batch)  # numbered again, config lines included
         else:
             out = batch  # the common case: no line to add, no second list

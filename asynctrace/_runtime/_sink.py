@@ -69,7 +69,7 @@ class Sink:
         """*event* built and checked in one pass, or None for the general path.
 
         Until the mailbox takes it, its ``seq`` holds what ``values`` found:
-        the most characters its strings hold (the mailbox's ``chars``)."""
+        its estimated size (the mailbox's ``size``)."""
         values = self._values
         if values is None or type(event) is not dict:
             return None
@@ -85,11 +85,11 @@ class Sink:
             return None
         data = event.copy()
         del data["event"]
-        chars = values(data)
-        if chars < 0:
+        size = values(data)
+        if size < 0:
             return None
         return Event(
-            seq=chars,
+            seq=size,
             ts_ns=monotonic_ns() + _clock.offset_ns,
             event=name,
             trace_id=self._trace_id,

@@ -30,7 +30,7 @@ from typing import Final
 
 from .._events import _clock
 from .._events._schema import Event
-from ._admission import Admission
+from ._admission import CONFIG, URGENT, Admission
 from ._exporter import Exporters
 from ._file import TraceFile
 from ._lines import LineEncoder
@@ -261,14 +261,14 @@ class Writer:
         self._own_added += 1
         self._urgent = True
 
-    def _encode(self, batch: list[Event], urgent: bool = False, held: int = -1) -> None:
-        if urgent:
+    def _encode(self, batch: list[Event], marks: int = URGENT | CONFIG, held: int = -1) -> None:
+        if marks & URGENT:
             self._urgent = True
         if self.lines.rotator is not None:
             self._encode_parts(batch, self.lines.rotator, held)
             return
         try:
-            blob, out, held = self.lines.encode(batch, held)
+            blob, out, held = self.lines.encode(batch, held, bool(marks & CONFIG))
         except BaseException:
             # A bug in the encoder: the batch in hand is counted, never lost silently.
             self.adm.failed(len(batch))
