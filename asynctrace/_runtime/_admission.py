@@ -31,10 +31,8 @@ from typing import Any, Final, Protocol
 from .._events._schema import Counts, Event, ShedCounts
 from .._processing._fast import SIZE_BASE, SIZE_PER_ITEM
 
-# What an event costs beyond its strings (the processors' flat pass measures
-# the events it passes with the same model).
-_BASE_BYTES: Final = SIZE_BASE
-_SCALAR_BYTES: Final = SIZE_PER_ITEM
+# What an event costs beyond its strings: SIZE_BASE and SIZE_PER_ITEM, the
+# model the processors' flat pass measures the events it passes with.
 # Forced events (span stops) are not measured: there is at most one per open span.
 FORCED_BYTES: Final = 256
 _CONTAINERS: Final = (dict, list, tuple)
@@ -68,7 +66,7 @@ def approx_bytes(data: dict[str, Any], _str: type = str, _type: type = type) -> 
 
     Run once per admitted event, so it looks only at what can be big.
     """
-    n = _BASE_BYTES + _SCALAR_BYTES * len(data)
+    n = SIZE_BASE + SIZE_PER_ITEM * len(data)
     for v in data.values():
         t = _type(v)
         if t is _str:
@@ -80,8 +78,8 @@ def approx_bytes(data: dict[str, Any], _str: type = str, _type: type = type) -> 
 
 def _deep_bytes(value: Any, depth: int) -> int:
     if depth > 32:  # the sanitizer bounds depth far below this
-        return _SCALAR_BYTES
-    n = _SCALAR_BYTES
+        return SIZE_PER_ITEM
+    n = SIZE_PER_ITEM
     items = value.items() if type(value) is dict else enumerate(value)
     for k, v in items:
         if type(k) is str:
@@ -92,7 +90,7 @@ def _deep_bytes(value: Any, depth: int) -> int:
         elif t in _CONTAINERS:
             n += _deep_bytes(v, depth + 1)
         else:
-            n += _SCALAR_BYTES
+            n += SIZE_PER_ITEM
     return n
 
 

@@ -161,14 +161,7 @@ class Collector:
             # The common case in one pass: the whole pipeline is the built-in
             # head, and its flat check measures the event for the mailbox too.
             size = flat(ev.data)
-            # _plain_header inline: this runs on every event.
-            event, agent_id, status = ev.event, ev.agent_id, ev.status
-            if (
-                size >= 0
-                and event.isascii()
-                and (agent_id is None or agent_id.isascii())
-                and (status is None or status.isascii())
-            ):
+            if size >= 0 and _plain_header(ev):
                 self._adm.note(ev)
                 return self._adm.offer(ev, False, size) is True
         out = self._pipeline(ev, owned)

@@ -261,7 +261,9 @@ class Writer:
         self._own_added += 1
         self._urgent = True
 
-    def _encode(self, batch: list[Event], marks: int = URGENT | CONFIG, held: int = -1) -> None:
+    def _encode(self, batch: list[Event], marks: int = CONFIG, held: int = -1) -> None:
+        # Without the mailbox's marks (the close path's drained rest), a batch
+        # may hold configs; it is not urgent: trace.stop's write fsyncs anyway.
         if marks & URGENT:
             self._urgent = True
         if self.lines.rotator is not None:
